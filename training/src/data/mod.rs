@@ -10,3 +10,4 @@ pub mod schema;
 
 pub use error::{DataError, Rejection, Rejections};
 pub use schema::{Catalog, Event, EventLog, EventType, IdentityLinks, Item};
+pub mod write;

@@ -1,1 +1,163 @@
-//! (in progress)
+//! Recommendation models behind one small contract.
+//!
+//! Every model is fitted into an immutable value that implements [`Recommender`]: given a
+//! visitor's history (oldest first) it scores every item. Scoring from a history rather than
+//! a stored user row is what lets the server fold in a visitor's live clicks, and lets a
+//! brand-new visitor be served from their session alone.
+//!
+//! - [`popularity::Popularity`]: time-decayed popularity (the baseline, and the fallback).
+//! - [`ease::Ease`]: EASE, a closed-form item–item model; strong on small and mid catalogs.
+//! - [`als::Als`]: implicit-feedback matrix factorisation; gives the item and customer
+//!   embeddings the indexes and segments use.
+//! - [`hybrid::Hybrid`]: the model kindred serves: a tuned blend of the above with
+//!   recency-weighted histories.
+
+pub mod als;
+pub mod ease;
+pub mod hybrid;
+pub mod popularity;
+pub mod tune;
+
+use crate::interactions::InteractionLog;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+/// One past interaction of a visitor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistoryEntry {
+    pub item: u32,
+    pub weight: f32,
+    pub ts: i64,
+}
+
+/// Scores every item for a visitor.
+pub trait Recommender: Send + Sync {
+    /// A short name for reports ("popularity", "ease", "als", "hybrid").
+    fn name(&self) -> &str;
+    /// The number of items the model scores.
+    fn n_items(&self) -> usize;
+    /// Writes a score per item into `out` (length [`Recommender::n_items`]) for a visitor
+    /// whose history, oldest first, is `history`. Higher is better.
+    fn score(&self, history: &[HistoryEntry], out: &mut [f32]);
+}
+
+/// Each user's interactions, oldest first (ties by item id), as model input.
+pub fn histories(log: &InteractionLog) -> Vec<Vec<HistoryEntry>> {
+    let mut out: Vec<Vec<HistoryEntry>> = vec![Vec::new(); log.users.len()];
+    for r in &log.rows {
+        out[r.user as usize].push(HistoryEntry {
+            item: r.item,
+            weight: r.weight,
+            ts: r.ts,
+        });
+    }
+    for h in &mut out {
+        h.sort_by(|a, b| {
+            a.ts.cmp(&b.ts)
+                .then_with(|| log.items.id(a.item).cmp(log.items.id(b.item)))
+        });
+    }
+    out
+}
+
+/// Sums a history per item, weighting the entry `p` places before the newest by
+/// `0.5^(p / half_life)` (no decay when `half_life` is `None`). Returns `(item, weight)` with
+/// positive weight, in first-seen order.
+pub fn aggregate(history: &[HistoryEntry], half_life: Option<f32>) -> Vec<(u32, f32)> {
+    let n = history.len();
+    let mut out: Vec<(u32, f32)> = Vec::with_capacity(n);
+    let mut pos: std::collections::HashMap<u32, usize> = std::collections::HashMap::with_capacity(n);
+    for (p, h) in history.iter().enumerate() {
+        let age = (n - 1 - p) as f32;
+        let decay = half_life.map_or(1.0, |hl| 0.5f32.powf(age / hl));
+        let w = h.weight * decay;
+        match pos.get(&h.item) {
+            Some(&slot) => out[slot].1 += w,
+            None => {
+                pos.insert(h.item, out.len());
+                out.push((h.item, w));
+            }
+        }
+    }
+    out.retain(|(_, w)| *w > 0.0);
+    out
+}
+
+#[derive(PartialEq)]
+struct Scored(f32, u32);
+
+impl Eq for Scored {}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scored {
+    // Reversed so the heap's top is the worst kept item; ties prefer the lower index.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .0
+            .total_cmp(&self.0)
+            .then_with(|| self.1.cmp(&other.1))
+    }
+}
+
+/// The `k` best-scoring items, best first, skipping items for which `exclude` is true and
+/// NaN scores. Ties are broken by the lower item index.
+pub fn top_k(scores: &[f32], k: usize, exclude: impl Fn(usize) -> bool) -> Vec<(u32, f32)> {
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
+    for (i, &s) in scores.iter().enumerate() {
+        if s.is_nan() || exclude(i) {
+            continue;
+        }
+        if heap.len() < k {
+            heap.push(Scored(s, i as u32));
+        } else if let Some(worst) = heap.peek()
+            && (s > worst.0 || (s == worst.0 && (i as u32) < worst.1))
+        {
+            heap.pop();
+            heap.push(Scored(s, i as u32));
+        }
+    }
+    let mut out: Vec<(u32, f32)> = heap.into_iter().map(|Scored(s, i)| (i, s)).collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn top_k_matches_sort_and_truncate(scores in prop::collection::vec(-5i32..5, 0..60), k in 0usize..12, m in 1usize..4) {
+            let scores: Vec<f32> = scores.into_iter().map(|s| s as f32).collect();
+            let got = top_k(&scores, k, |i| i % m == 0 && m > 1);
+            let mut want: Vec<(u32, f32)> = scores.iter().enumerate()
+                .filter(|(i, _)| !(i % m == 0 && m > 1))
+                .map(|(i, &s)| (i as u32, s)).collect();
+            want.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            want.truncate(k);
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn aggregate_decays_by_position() {
+        let h = [
+            HistoryEntry { item: 1, weight: 1.0, ts: 0 },
+            HistoryEntry { item: 2, weight: 1.0, ts: 1 },
+            HistoryEntry { item: 1, weight: 1.0, ts: 2 },
+        ];
+        let a = aggregate(&h, Some(1.0));
+        assert_eq!(a[0].0, 1);
+        assert!((a[0].1 - (1.0 + 0.25)).abs() < 1e-6);
+        assert!((a[1].1 - 0.5).abs() < 1e-6);
+    }
+}
