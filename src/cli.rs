@@ -100,13 +100,16 @@ impl InputArgs {
             FormatArg::Csv => Format::Csv,
             FormatArg::Jsonl => Format::JsonLines,
             FormatArg::Movielens => Format::MovieLens,
-            FormatArg::RatingsCsv => Format::RatingsCsv(RatingsColumns {
-                user: self.user_col.clone(),
-                item: self.item_col.clone(),
-                ts: self.ts_col.clone(),
-                rating: self.rating_col.clone(),
-                ..RatingsColumns::default()
-            }),
+            FormatArg::RatingsCsv => {
+                let mut cols = RatingsColumns::new(&self.user_col, &self.item_col);
+                if let Some(ts) = &self.ts_col {
+                    cols = cols.ts(ts);
+                }
+                if let Some(rating) = &self.rating_col {
+                    cols = cols.rating(rating);
+                }
+                Format::RatingsCsv(cols)
+            }
         };
         ReadOptions {
             format,

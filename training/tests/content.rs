@@ -32,7 +32,8 @@ fn item(i: usize, category: &str, brand: Option<&str>, price: f64) -> Item {
 fn fixture() -> (Catalog, Vec<Option<usize>>, Array2<f32>) {
     let dim = 16;
     let mut rng = StdRng::seed_from_u64(5);
-    let mut centre = |_: usize| -> Vec<f32> { (0..dim).map(|_| rng.r#gen::<f32>() * 2.0 - 1.0).collect() };
+    let mut centre =
+        |_: usize| -> Vec<f32> { (0..dim).map(|_| rng.r#gen::<f32>() * 2.0 - 1.0).collect() };
     let top_centres: Vec<Vec<f32>> = (0..TOPS.len()).map(&mut centre).collect();
     let sub_centres: Vec<Vec<f32>> = (0..TOPS.len() * SUBS.len()).map(&mut centre).collect();
     let brand_centres: Vec<Vec<f32>> = (0..BRANDS.len()).map(&mut centre).collect();
@@ -41,17 +42,26 @@ fn fixture() -> (Catalog, Vec<Option<usize>>, Array2<f32>) {
     let mut warm = Array2::<f32>::zeros((600, dim));
     for i in 0..600 {
         let (t, s, b) = (i % 4, (i / 4) % 3, (i / 12) % 6);
-        items.push(item(i, &format!("{}/{}", TOPS[t], SUBS[s]), Some(BRANDS[b]), 10.0 + (i % 50) as f64));
+        items.push(item(
+            i,
+            &format!("{}/{}", TOPS[t], SUBS[s]),
+            Some(BRANDS[b]),
+            10.0 + (i % 50) as f64,
+        ));
         let scale = 0.5 + rng.r#gen::<f32>() * 2.0;
         for d in 0..dim {
-            let v = 2.0 * top_centres[t][d] + sub_centres[t * 3 + s][d] + 0.4 * brand_centres[b][d]
+            let v = 2.0 * top_centres[t][d]
+                + sub_centres[t * 3 + s][d]
+                + 0.4 * brand_centres[b][d]
                 + 0.6 * (rng.r#gen::<f32>() - 0.5);
             warm[[i, d]] = scale * v;
         }
     }
     // Two cold items: a known category and brand, and an unseen category with an unseen brand.
     items.push(item(600, "shoes/b", Some("acme"), 30.0));
-    items.push(item(601, "kitchen/knives", Some("nobrand"), 55.0));
+    let mut unknown = item(601, "kitchen/knives", Some("nobrand"), 55.0);
+    unknown.color = Some("mauve".to_owned());
+    items.push(unknown);
     items.push(item(602, "kitchen/pots", Some("Globex"), 20.0));
     let ids = IdMap::from_ids(items.iter().map(|i| i.item_id.clone()));
     let mut rows: Vec<Option<usize>> = (0..600).map(Some).collect();
@@ -79,18 +89,26 @@ fn cold_item_lands_among_warm_items_of_its_category() {
     assert_eq!(same_top, 10);
     // Scaled to the warm items' median norm.
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    assert!((norm - model.target_norm).abs() < 1e-3 * model.target_norm, "{norm} vs {}", model.target_norm);
+    assert!(
+        (norm - model.target_norm).abs() < 1e-3 * model.target_norm,
+        "{norm} vs {}",
+        model.target_norm
+    );
 }
 
 #[test]
 fn unseen_category_and_brand_fall_back_without_nans() {
     let (catalog, rows, warm) = fixture();
     let model = content_embeddings(&catalog, &rows, &warm);
-    // Nothing known: the global mean direction.
+    // Nothing known (category, brand, colour, price bucket): the global mean direction.
     let unknown = model.embed(&catalog.items[601]).unwrap();
     assert!(unknown.iter().all(|x| x.is_finite()));
     let global_norm = model.global_mean.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let cos: f32 = unknown.iter().zip(&model.global_mean).map(|(a, b)| a * b).sum::<f32>()
+    let cos: f32 = unknown
+        .iter()
+        .zip(&model.global_mean)
+        .map(|(a, b)| a * b)
+        .sum::<f32>()
         / (global_norm * model.target_norm);
     assert!((cos - 1.0).abs() < 1e-4, "cosine to the global mean {cos}");
     // Unseen category, known brand (case-insensitive): the brand's warm items come first.
@@ -98,7 +116,11 @@ fn unseen_category_and_brand_fall_back_without_nans() {
     assert!(branded.iter().all(|x| x.is_finite()));
     let brand = &model.features["brand:globex"];
     let brand_norm = brand.mean.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let brand_cos: f32 = branded.iter().zip(&brand.mean).map(|(a, b)| a * b).sum::<f32>()
+    let brand_cos: f32 = branded
+        .iter()
+        .zip(&brand.mean)
+        .map(|(a, b)| a * b)
+        .sum::<f32>()
         / (brand_norm * model.target_norm);
     assert!(brand_cos > 0.9, "cosine to the brand mean {brand_cos}");
 }
@@ -113,10 +135,16 @@ fn cold_embeddings_cover_exactly_the_cold_items_and_the_model_round_trips() {
     assert!(model.features.contains_key("price:shoes:0"));
     assert_eq!(model.features["category:shoes/b"].count, 50);
     let cold = model.cold_embeddings(&catalog, &rows);
-    assert_eq!(cold.iter().map(|c| c.0).collect::<Vec<_>>(), vec![600, 601, 602]);
+    assert_eq!(
+        cold.iter().map(|c| c.0).collect::<Vec<_>>(),
+        vec![600, 601, 602]
+    );
     let json = serde_json::to_string(&model).unwrap();
     let back: ContentModel = serde_json::from_str(&json).unwrap();
-    assert_eq!(back.embed(&catalog.items[600]), model.embed(&catalog.items[600]));
+    assert_eq!(
+        back.embed(&catalog.items[600]),
+        model.embed(&catalog.items[600])
+    );
 }
 
 #[test]

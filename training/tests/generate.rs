@@ -520,8 +520,8 @@ fn taste_groups_are_recoverable_from_behaviour() {
     let mut x = Array2::<f64>::zeros((n, width));
     let mut item_events = vec![0.0f64; n];
     let mut all_events = vec![0.0f64; n];
-    for i in 0..ev.ts.len() {
-        let Some(c) = resolved[i].as_deref().map(|c| index[c]) else {
+    for (i, customer) in resolved.iter().enumerate() {
+        let Some(c) = customer.as_deref().map(|c| index[c]) else {
             continue;
         };
         all_events[c] += 1.0;

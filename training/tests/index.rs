@@ -13,7 +13,14 @@ use std::sync::OnceLock;
 
 /// `n × dim` vectors made from `factors` latent factors plus noise, like learned embeddings:
 /// rows belong to one of `clusters` taste centres, with a spread of norms (popularity).
-fn low_rank(n: usize, dim: usize, factors: usize, clusters: usize, noise: f32, seed: u64) -> Array2<f32> {
+fn low_rank(
+    n: usize,
+    dim: usize,
+    factors: usize,
+    clusters: usize,
+    noise: f32,
+    seed: u64,
+) -> Array2<f32> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut normal = move || -> f32 {
         // Box–Muller
@@ -26,7 +33,9 @@ fn low_rank(n: usize, dim: usize, factors: usize, clusters: usize, noise: f32, s
     let mut out = Array2::<f32>::zeros((n, dim));
     for r in 0..n {
         let c = r % clusters;
-        let latent: Vec<f32> = (0..factors).map(|f| centres[c * factors + f] + 0.7 * normal()).collect();
+        let latent: Vec<f32> = (0..factors)
+            .map(|f| centres[c * factors + f] + 0.7 * normal())
+            .collect();
         let scale = 0.2 + 2.0 * (normal().abs());
         for d in 0..dim {
             let mut v = 0.0;
@@ -50,8 +59,18 @@ fn items() -> &'static Fixture {
     ITEMS.get_or_init(|| {
         let vectors = low_rank(20_000, 64, 16, 40, 0.3, 1);
         let exact = BruteForce::new(&vectors);
-        let hnsw = HnswIndex::build(&vectors, HnswParams::default()).unwrap();
-        Fixture { vectors, exact, hnsw }
+        // Every filter that is not too narrow walks the graph (no exact scan of small sets),
+        // so that the filtered tests exercise hnsw_rs's `search_filter`.
+        let params = HnswParams {
+            exact_scan_rows: 0,
+            ..HnswParams::default()
+        };
+        let hnsw = HnswIndex::build(&vectors, params).unwrap();
+        Fixture {
+            vectors,
+            exact,
+            hnsw,
+        }
     })
 }
 
@@ -77,7 +96,7 @@ fn hnsw_recall_on_customer_like_vectors() {
 #[test]
 fn filtered_search_returns_k_allowed_rows_that_agree_with_exact() {
     let f = items();
-    let allowed = |r: usize| r % 5 == 0;
+    let allowed = |r: usize| r.is_multiple_of(5);
     let mut agree = 0usize;
     let queries = sample_rows(f.vectors.nrows(), 100, 13);
     for &q in &queries {
@@ -86,8 +105,14 @@ fn filtered_search_returns_k_allowed_rows_that_agree_with_exact() {
         let truth = f.exact.search(&query, 10, Some(&allowed));
         assert_eq!(got.len(), 10);
         assert!(got.iter().all(|&(r, _)| allowed(r as usize)), "{got:?}");
-        assert!(got.windows(2).all(|w| w[0].1 >= w[1].1), "not best first: {got:?}");
-        agree += got.iter().filter(|(r, _)| truth.iter().any(|(t, _)| t == r)).count();
+        assert!(
+            got.windows(2).all(|w| w[0].1 >= w[1].1),
+            "not best first: {got:?}"
+        );
+        agree += got
+            .iter()
+            .filter(|(r, _)| truth.iter().any(|(t, _)| t == r))
+            .count();
     }
     let recall = agree as f64 / (10 * queries.len()) as f64;
     assert!(recall >= 0.95, "filtered recall@10 = {recall}");
@@ -130,14 +155,27 @@ fn save_then_load_gives_identical_results() {
     let dir = tempfile::tempdir().unwrap();
     let basename = built.save(dir.path(), "items").unwrap();
     assert!(dir.path().join(format!("{basename}.hnsw.graph")).is_file());
-    let loaded = HnswIndex::load(dir.path(), &basename, vectors.clone(), HnswParams::default()).unwrap();
+    let loaded = HnswIndex::load(
+        dir.path(),
+        &basename,
+        vectors.clone(),
+        HnswParams::default(),
+    )
+    .unwrap();
     assert_eq!(loaded.len(), 3_000);
     assert_eq!(loaded.dim(), 32);
     let odd = |r: usize| r % 2 == 1;
+    let exact = BruteForce::new(&vectors);
     for q in sample_rows(3_000, 50, 4) {
         let query = vectors.row(q).to_vec();
-        assert_eq!(built.search(&query, 10, None), loaded.search(&query, 10, None));
-        assert_eq!(built.search(&query, 10, Some(&odd)), loaded.search(&query, 10, Some(&odd)));
+        assert_eq!(
+            built.search(&query, 10, None),
+            loaded.search(&query, 10, None)
+        );
+        // 1,500 allowed rows are below `exact_scan_rows`: an exact scan.
+        let filtered = loaded.search(&query, 10, Some(&odd));
+        assert_eq!(filtered, exact.search(&query, 10, Some(&odd)));
+        assert_eq!(built.search(&query, 10, Some(&odd)), filtered);
     }
     // Embeddings that do not match the dump are refused.
     let other = low_rank(2_000, 32, 8, 10, 0.3, 3);
@@ -157,9 +195,15 @@ fn index_is_shareable_across_threads() {
 #[test]
 fn zero_rows_are_returned_only_when_nothing_else_exists() {
     let mut vectors = Array2::<f32>::zeros((6, 4));
-    vectors.row_mut(1).assign(&ndarray::arr1(&[1.0, 0.0, 0.0, 0.0]));
-    vectors.row_mut(3).assign(&ndarray::arr1(&[0.0, 2.0, 0.0, 0.0]));
-    vectors.row_mut(4).assign(&ndarray::arr1(&[f32::NAN, 1.0, 0.0, 0.0]));
+    vectors
+        .row_mut(1)
+        .assign(&ndarray::arr1(&[1.0, 0.0, 0.0, 0.0]));
+    vectors
+        .row_mut(3)
+        .assign(&ndarray::arr1(&[0.0, 2.0, 0.0, 0.0]));
+    vectors
+        .row_mut(4)
+        .assign(&ndarray::arr1(&[f32::NAN, 1.0, 0.0, 0.0]));
     let exact = BruteForce::new(&vectors);
     let hnsw = HnswIndex::build(&vectors, HnswParams::default()).unwrap();
     let q = [1.0, 1.0, 0.0, 0.0];
@@ -169,7 +213,10 @@ fn zero_rows_are_returned_only_when_nothing_else_exists() {
         assert!((two[0].1 - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-5);
         // k > n: the two real rows, then the zero (and NaN) rows at similarity 0.
         let all = index.search(&q, 10, None);
-        assert_eq!(all.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 3, 0, 2, 4, 5]);
+        assert_eq!(
+            all.iter().map(|r| r.0).collect::<Vec<_>>(),
+            vec![1, 3, 0, 2, 4, 5]
+        );
         assert!(all[2..].iter().all(|r| r.1 == 0.0));
         // A zero query scores everything 0 and still answers.
         assert_eq!(index.search(&[0.0; 4], 2, None).len(), 2);
@@ -193,11 +240,23 @@ fn empty_index_answers_nothing() {
 #[test]
 fn params_check_names_the_broken_rule() {
     assert_eq!(HnswParams::default().check(), Ok(()));
-    let bad = HnswParams { m: 1, ..HnswParams::default() };
+    let bad = HnswParams {
+        m: 1,
+        ..HnswParams::default()
+    };
     assert_eq!(bad.check(), Err(HnswParamsError::M(1)));
-    let bad = HnswParams { ef_construction: 8, ..HnswParams::default() };
-    assert_eq!(bad.check(), Err(HnswParamsError::EfConstruction { m: 16, ef: 8 }));
-    let bad = HnswParams { min_filter_share: 1.5, ..HnswParams::default() };
+    let bad = HnswParams {
+        ef_construction: 8,
+        ..HnswParams::default()
+    };
+    assert_eq!(
+        bad.check(),
+        Err(HnswParamsError::EfConstruction { m: 16, ef: 8 })
+    );
+    let bad = HnswParams {
+        min_filter_share: 1.5,
+        ..HnswParams::default()
+    };
     assert!(HnswIndex::build(&Array2::zeros((2, 2)), bad).is_err());
 }
 
@@ -212,7 +271,12 @@ fn sample_rows_is_seeded_distinct_and_sorted() {
 }
 
 /// The naive reference: score every allowed non-zero row, sort, truncate; zero rows last.
-fn naive(vectors: &Array2<f32>, query: &[f32], k: usize, allowed: impl Fn(usize) -> bool) -> Vec<(u32, f32)> {
+fn naive(
+    vectors: &Array2<f32>,
+    query: &[f32],
+    k: usize,
+    allowed: impl Fn(usize) -> bool,
+) -> Vec<(u32, f32)> {
     let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
     let qn = norm(query);
     let mut scored = Vec::new();
@@ -250,7 +314,7 @@ proptest! {
         let flat: Vec<f32> = rows.iter().flatten().map(|&x| f32::from(x)).collect();
         let vectors = Array2::from_shape_vec((n, 5), flat).unwrap();
         let query: Vec<f32> = query.iter().map(|&x| f32::from(x)).collect();
-        let allowed = move |r: usize| r % modulus == 0;
+        let allowed = move |r: usize| r.is_multiple_of(modulus);
         let got = BruteForce::new(&vectors).search(&query, k, Some(&allowed));
         let want = naive(&vectors, &query, k, allowed);
         // Same normalisation and dot: scores are bit-identical, so ties break alike.

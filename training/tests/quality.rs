@@ -66,13 +66,9 @@ fn movielens_100k_beats_the_strong_baselines() {
 #[test]
 fn complete_journey_does_not_fall_below_popularity() {
     let Some(dir) = datasets() else { return };
-    let format = Format::RatingsCsv(RatingsColumns {
-        user: "household_id".into(),
-        item: "product_id".into(),
-        ts: Some("transaction_epoch_s".into()),
-        rating: None,
-        ..RatingsColumns::default()
-    });
+    let format = Format::RatingsCsv(
+        RatingsColumns::new("household_id", "product_id").ts("transaction_epoch_s"),
+    );
     let Some(log) = load(dir.join("completejourney/csv/transactions_sample.csv"), format) else {
         return;
     };

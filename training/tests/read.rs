@@ -10,8 +10,8 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema};
 use kindred_training::data::read::{
-    Format, RatingsColumns, ReadOptions, read_catalog, read_events, read_events_into, read_identities,
-    read_interactions, write_interactions,
+    Format, RatingsColumns, ReadOptions, looks_like_interactions, read_catalog, read_events,
+    read_events_into, read_identities, read_interactions, write_interactions,
 };
 use kindred_training::data::{DataError, EventLog, EventType, Rejections};
 use kindred_training::interactions::InteractionLog;
@@ -41,7 +41,8 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 fn write_parquet(dir: &Path, name: &str, columns: Vec<(&str, ArrayRef)>) -> PathBuf {
     let path = dir.join(name);
     let batch = RecordBatch::try_from_iter(columns).unwrap();
-    let mut writer = ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
     path
@@ -51,7 +52,8 @@ fn strings(values: &[&str]) -> ArrayRef {
     Arc::new(StringArray::from(values.to_vec()))
 }
 
-const HEADER: &str = "event_id,ts,customer_id,anonymous_id,type,item_id,quantity,price,rating,device,browser";
+const HEADER: &str =
+    "event_id,ts,customer_id,anonymous_id,type,item_id,quantity,price,rating,device,browser";
 
 fn good_row(n: usize) -> String {
     format!("e{n},{},c{n},,view,i{n},,,,,", T0 + n as i64)
@@ -75,15 +77,25 @@ fn csv_events_carry_every_column() {
     assert!(rejections.is_empty(), "{rejections:?}");
     assert_eq!(log.len(), 3);
     let [a, b, c] = &log.events[..] else { panic!() };
-    assert_eq!((a.ts, a.kind, a.quantity, a.price), (T0, EventType::Purchase, 2.0, Some(19.5)));
+    assert_eq!(
+        (a.ts, a.kind, a.quantity, a.price),
+        (T0, EventType::Purchase, 2.0, Some(19.5))
+    );
     assert_eq!(log.customers.id(a.customer.unwrap()), "c1");
     assert_eq!(log.anonymous.id(a.anonymous.unwrap()), "a1");
     assert_eq!(log.items.id(a.item.unwrap()), "sku-1");
     assert_eq!(log.devices.id(a.device.unwrap()), "mobile/safari");
     assert_eq!(a.weight, None);
-    assert_eq!((b.ts, b.kind, b.customer, b.item, b.quantity), (T0 + 10, EventType::PageView, None, None, 1.0));
+    assert_eq!(
+        (b.ts, b.kind, b.customer, b.item, b.quantity),
+        (T0 + 10, EventType::PageView, None, None, 1.0)
+    );
     assert_eq!(log.devices.id(b.device.unwrap()), "desktop");
-    assert_eq!((c.ts, c.kind, c.rating), (T0 + 20, EventType::Review, Some(4.0)), "milliseconds become seconds");
+    assert_eq!(
+        (c.ts, c.kind, c.rating),
+        (T0 + 20, EventType::Review, Some(4.0)),
+        "milliseconds become seconds"
+    );
     assert_eq!(c.customer, a.customer);
 }
 
@@ -91,7 +103,8 @@ fn csv_events_carry_every_column() {
 fn csv_delimiters_are_detected_and_weight_is_read() {
     let dir = tempfile::tempdir().unwrap();
     for (name, d) in [("events.tsv", '\t'), ("semi.csv", ';'), ("tab.csv", '\t')] {
-        let text = format!("ts{d}customer_id{d}type{d}item_id{d}weight\n{T0}{d}c1{d}view{d}i1{d}2.5\n");
+        let text =
+            format!("ts{d}customer_id{d}type{d}item_id{d}weight\n{T0}{d}c1{d}view{d}i1{d}2.5\n");
         let path = write(dir.path(), name, text.as_bytes());
         let (log, _) = read_events(&path, &opts()).unwrap();
         assert_eq!(log.events[0].weight, Some(2.5), "{name}");
@@ -102,17 +115,32 @@ fn csv_delimiters_are_detected_and_weight_is_read() {
 #[test]
 fn several_files_read_into_one_log() {
     let dir = tempfile::tempdir().unwrap();
-    let a = write(dir.path(), "a.csv", format!("{HEADER}\n{}\n{}\n", good_row(1), good_row(2)).as_bytes());
+    let a = write(
+        dir.path(),
+        "a.csv",
+        format!("{HEADER}\n{}\n{}\n", good_row(1), good_row(2)).as_bytes(),
+    );
     let b = write(
         dir.path(),
         "b.jsonl",
-        format!("{{\"ts\":{T0},\"customer_id\":\"c1\",\"type\":\"view\",\"item_id\":\"i9\"}}\n").as_bytes(),
+        format!("{{\"ts\":{T0},\"customer_id\":\"c1\",\"type\":\"view\",\"item_id\":\"i9\"}}\n")
+            .as_bytes(),
     );
-    let bad = write(dir.path(), "bad.csv", format!("{HEADER}\ne,-1,c1,,view,i1,,,,,\n").as_bytes());
+    let bad = write(
+        dir.path(),
+        "bad.csv",
+        format!("{HEADER}\ne,-1,c1,,view,i1,,,,,\n").as_bytes(),
+    );
     let mut log = EventLog::default();
     let mut rejections = Rejections::default();
-    assert_eq!(read_events_into(&a, &opts(), &mut log, &mut rejections).unwrap(), 2);
-    assert_eq!(read_events_into(&b, &opts(), &mut log, &mut rejections).unwrap(), 1);
+    assert_eq!(
+        read_events_into(&a, &opts(), &mut log, &mut rejections).unwrap(),
+        2
+    );
+    assert_eq!(
+        read_events_into(&b, &opts(), &mut log, &mut rejections).unwrap(),
+        1
+    );
     assert!(matches!(
         read_events_into(&bad, &opts(), &mut log, &mut rejections),
         Err(DataError::AllRejected { rows: 1, .. })
@@ -137,16 +165,36 @@ fn jsonl_reads_nested_context_and_names_bad_lines() {
     let path = write(dir.path(), "events.jsonl", text.as_bytes());
     let (log, rejections) = read_events(&path, &opts()).unwrap();
     assert_eq!(log.len(), 2);
-    assert_eq!(log.devices.id(log.events[0].device.unwrap()), "mobile/firefox");
+    assert_eq!(
+        log.devices.id(log.events[0].device.unwrap()),
+        "mobile/firefox"
+    );
     assert_eq!(log.events[0].quantity, 3.0);
-    assert_eq!(log.customers.id(log.events[1].customer.unwrap()), "42", "integer ids become decimal strings");
+    assert_eq!(
+        log.customers.id(log.events[1].customer.unwrap()),
+        "42",
+        "integer ids become decimal strings"
+    );
     assert_eq!(log.items.id(log.events[1].item.unwrap()), "7");
     assert_eq!(log.devices.id(log.events[1].device.unwrap()), "tv");
     assert_eq!(rejections.total, 3);
-    let shown: Vec<String> = rejections.examples.iter().map(ToString::to_string).collect();
-    assert!(shown[0].contains("events.jsonl row 3") && shown[0].contains("invalid JSON"), "{shown:?}");
-    assert!(shown[1].contains("row 4") && shown[1].contains("not a JSON object"), "{shown:?}");
-    assert!(shown[2].contains("row 6") && shown[2].contains("\"item_id\""), "{shown:?}");
+    let shown: Vec<String> = rejections
+        .examples
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        shown[0].contains("events.jsonl row 3") && shown[0].contains("invalid JSON"),
+        "{shown:?}"
+    );
+    assert!(
+        shown[1].contains("row 4") && shown[1].contains("not a JSON object"),
+        "{shown:?}"
+    );
+    assert!(
+        shown[2].contains("row 6") && shown[2].contains("\"item_id\""),
+        "{shown:?}"
+    );
 }
 
 #[test]
@@ -171,15 +219,33 @@ fn catalog_reads_defaults_and_rejects_bad_rows() {
     let (catalog, rejections) = read_catalog(&path, &opts()).unwrap();
     assert_eq!(catalog.len(), 2);
     let s1 = catalog.get("s1").unwrap();
-    assert_eq!((s1.in_stock, s1.price, s1.brand.as_deref()), (true, Some(59.9), Some("Acme")));
+    assert_eq!(
+        (s1.in_stock, s1.price, s1.brand.as_deref()),
+        (true, Some(59.9), Some("Acme"))
+    );
     assert_eq!(s1.top_category(), "shoes");
     let s2 = catalog.get("s2").unwrap();
     assert_eq!((s2.in_stock, s2.brand.as_deref()), (false, None));
-    let shown: Vec<String> = rejections.examples.iter().map(ToString::to_string).collect();
+    let shown: Vec<String> = rejections
+        .examples
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(shown.len(), 3, "{shown:?}");
-    assert!(shown[0].contains("items.csv row 3") && shown[0].contains("\"category\""), "{shown:?}");
-    assert!(shown[1].contains("row 4") && shown[1].contains("\"price\"") && shown[1].contains("negative"));
-    assert!(shown[2].contains("row 5") && shown[2].contains("\"in_stock\"") && shown[2].contains("maybe"));
+    assert!(
+        shown[0].contains("items.csv row 3") && shown[0].contains("\"category\""),
+        "{shown:?}"
+    );
+    assert!(
+        shown[1].contains("row 4")
+            && shown[1].contains("\"price\"")
+            && shown[1].contains("negative")
+    );
+    assert!(
+        shown[2].contains("row 5")
+            && shown[2].contains("\"in_stock\"")
+            && shown[2].contains("maybe")
+    );
     assert_eq!(rejections.counts.get("category: empty category"), Some(&1));
 }
 
@@ -189,7 +255,10 @@ fn duplicate_catalog_id_names_both_rows() {
     let text = "item_id,title,category\ns1,A,x\ns2,B,x\ns1,C,y\n";
     let path = write(dir.path(), "items.csv", text.as_bytes());
     let err = read_catalog(&path, &opts()).unwrap_err().to_string();
-    assert!(err.contains("items.csv") && err.contains("\"s1\"") && err.contains("rows 1 and 3"), "{err}");
+    assert!(
+        err.contains("items.csv") && err.contains("\"s1\"") && err.contains("rows 1 and 3"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -203,34 +272,74 @@ fn identities_are_ordered_by_time_when_every_link_has_one() {
     let (links, rejections) = read_identities(&path, &opts()).unwrap();
     assert_eq!(
         links.links,
-        vec![("a1".to_owned(), "c1".to_owned()), ("a1".to_owned(), "c2".to_owned())]
+        vec![
+            ("a1".to_owned(), "c1".to_owned()),
+            ("a1".to_owned(), "c2".to_owned())
+        ]
     );
-    assert!(rejections.examples[0].to_string().contains("row 3, column \"customer_id\""));
+    assert!(
+        rejections.examples[0]
+            .to_string()
+            .contains("row 3, column \"customer_id\"")
+    );
 }
 
 #[test]
 fn movielens_and_ratings_csv_become_weighted_reviews_and_purchases() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "u.data", b"196\t242\t3\t881250949\n186\t302\t7\t891717742\n22\t377\t1\t878887116\n");
+    let path = write(
+        dir.path(),
+        "u.data",
+        b"196\t242\t3\t881250949\n186\t302\t7\t891717742\n22\t377\t1\t878887116\n",
+    );
     let (log, rejections) = read_events(&path, &opts()).unwrap();
     assert_eq!(log.len(), 2);
     let e = &log.events[0];
-    assert_eq!((e.kind, e.rating, e.weight, e.ts), (EventType::Review, Some(3.0), Some(1.0), 881_250_949));
+    assert_eq!(
+        (e.kind, e.rating, e.weight, e.ts),
+        (EventType::Review, Some(3.0), Some(1.0), 881_250_949)
+    );
     assert_eq!(log.customers.id(e.customer.unwrap()), "196");
     let r = rejections.examples[0].to_string();
-    assert!(r.contains("u.data row 2") && r.contains("\"rating\"") && r.contains("outside"), "{r}");
+    assert!(
+        r.contains("u.data row 2") && r.contains("\"rating\"") && r.contains("outside"),
+        "{r}"
+    );
 
     let path = write(dir.path(), "ratings.csv", b"u,i,stars\nx,a,2\ny,b,5\n");
-    let cols = RatingsColumns::new("u", "i").rating("stars").weight_from_rating(true);
-    let (log, _) = read_events(&path, &ReadOptions { format: Format::RatingsCsv(cols), ..opts() }).unwrap();
-    assert_eq!(log.events.iter().map(|e| e.weight).collect::<Vec<_>>(), [Some(2.0), Some(5.0)]);
-    assert_eq!(log.events.iter().map(|e| e.ts).collect::<Vec<_>>(), [1, 2], "file order stands in for time");
+    let cols = RatingsColumns::new("u", "i")
+        .rating("stars")
+        .weight_from_rating(true);
+    let (log, _) = read_events(
+        &path,
+        &ReadOptions {
+            format: Format::RatingsCsv(cols),
+            ..opts()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        log.events.iter().map(|e| e.weight).collect::<Vec<_>>(),
+        [Some(2.0), Some(5.0)]
+    );
+    assert_eq!(
+        log.events.iter().map(|e| e.ts).collect::<Vec<_>>(),
+        [1, 2],
+        "file order stands in for time"
+    );
 
-    let path = write(dir.path(), "tx.csv", b"household_id,product_id,transaction_epoch_s\n1,10,1485630413\n");
+    let path = write(
+        dir.path(),
+        "tx.csv",
+        b"household_id,product_id,transaction_epoch_s\n1,10,1485630413\n",
+    );
     let format = Format::RatingsCsv(RatingsColumns::complete_journey());
     let (log, _) = read_events(&path, &ReadOptions { format, ..opts() }).unwrap();
     let e = &log.events[0];
-    assert_eq!((e.kind, e.weight, e.ts), (EventType::Purchase, Some(1.0), 1_485_630_413));
+    assert_eq!(
+        (e.kind, e.weight, e.ts),
+        (EventType::Purchase, Some(1.0), 1_485_630_413)
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -240,31 +349,109 @@ fn movielens_and_ratings_csv_become_weighted_reviews_and_purchases() {
 fn every_bad_row_is_rejected_with_file_column_and_row() {
     let long = "x".repeat(300);
     let cases: Vec<(&str, String, &str, &str)> = vec![
-        ("unknown type", format!("e,{T0},c1,,teleport,i1,,,,,"), "type", "\"teleport\""),
-        ("missing ids", format!("e,{T0},,,view,i1,,,,,"), "customer_id", "neither customer_id nor anonymous_id"),
-        ("item event without item", format!("e,{T0},c1,,purchase,,,,,,"), "item_id", "purchase event needs item_id"),
-        ("negative ts", "e,-5,c1,,view,i1,,,,,".to_owned(), "ts", "negative"),
-        ("ts before 1995", "e,86400,c1,,view,i1,,,,,".to_owned(), "ts", "before 1995-01-01"),
-        ("ts in the future", format!("e,{},c1,,view,i1,,,,,", NOW + 3 * 86_400), "ts", "in the future"),
-        ("absurd ts", "e,17000000000000000,c1,,view,i1,,,,,".to_owned(), "ts", "too large"),
-        ("unparseable ts", "e,last tuesday,c1,,view,i1,,,,,".to_owned(), "ts", "not a timestamp"),
-        ("rating out of range", format!("e,{T0},c1,,review,i1,,,9,,"), "rating", "outside 1..=5"),
-        ("negative price", format!("e,{T0},c1,,purchase,i1,1,-3,,,"), "price", "negative"),
-        ("zero quantity", format!("e,{T0},c1,,purchase,i1,0,,,,"), "quantity", "not positive"),
-        ("long id", format!("e,{T0},{long},,view,i1,,,,,"), "customer_id", "longer than 256"),
-        ("not a number", format!("e,{T0},c1,,purchase,i1,lots,,,,"), "quantity", "not a number"),
-        ("field count", format!("e,{T0},c1,,view,i1"), "*", "6 fields, the header has 11"),
+        (
+            "unknown type",
+            format!("e,{T0},c1,,teleport,i1,,,,,"),
+            "type",
+            "\"teleport\"",
+        ),
+        (
+            "missing ids",
+            format!("e,{T0},,,view,i1,,,,,"),
+            "customer_id",
+            "neither customer_id nor anonymous_id",
+        ),
+        (
+            "item event without item",
+            format!("e,{T0},c1,,purchase,,,,,,"),
+            "item_id",
+            "purchase event needs item_id",
+        ),
+        (
+            "negative ts",
+            "e,-5,c1,,view,i1,,,,,".to_owned(),
+            "ts",
+            "negative",
+        ),
+        (
+            "ts before 1995",
+            "e,86400,c1,,view,i1,,,,,".to_owned(),
+            "ts",
+            "before 1995-01-01",
+        ),
+        (
+            "ts in the future",
+            format!("e,{},c1,,view,i1,,,,,", NOW + 3 * 86_400),
+            "ts",
+            "in the future",
+        ),
+        (
+            "absurd ts",
+            "e,17000000000000000,c1,,view,i1,,,,,".to_owned(),
+            "ts",
+            "too large",
+        ),
+        (
+            "unparseable ts",
+            "e,last tuesday,c1,,view,i1,,,,,".to_owned(),
+            "ts",
+            "not a timestamp",
+        ),
+        (
+            "rating out of range",
+            format!("e,{T0},c1,,review,i1,,,9,,"),
+            "rating",
+            "outside 1..=5",
+        ),
+        (
+            "negative price",
+            format!("e,{T0},c1,,purchase,i1,1,-3,,,"),
+            "price",
+            "negative",
+        ),
+        (
+            "zero quantity",
+            format!("e,{T0},c1,,purchase,i1,0,,,,"),
+            "quantity",
+            "not positive",
+        ),
+        (
+            "long id",
+            format!("e,{T0},{long},,view,i1,,,,,"),
+            "customer_id",
+            "longer than 256",
+        ),
+        (
+            "not a number",
+            format!("e,{T0},c1,,purchase,i1,lots,,,,"),
+            "quantity",
+            "not a number",
+        ),
+        (
+            "field count",
+            format!("e,{T0},c1,,view,i1"),
+            "*",
+            "6 fields, the header has 11",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (what, bad, column, reason) in cases {
-        let text = format!("{HEADER}\n{}\n{}\n{bad}\n{}\n", good_row(1), good_row(2), good_row(4));
+        let text = format!(
+            "{HEADER}\n{}\n{}\n{bad}\n{}\n",
+            good_row(1),
+            good_row(2),
+            good_row(4)
+        );
         let path = write(dir.path(), "events.csv", text.as_bytes());
         let (log, rejections) = read_events(&path, &opts()).unwrap();
         assert_eq!((log.len(), rejections.total), (3, 1), "{what}");
         let shown = rejections.examples[0].to_string();
         assert!(shown.contains("events.csv"), "{what}: {shown}");
         assert!(shown.contains("row 3"), "{what}: {shown}");
-        assert!(shown.contains(&format!("column {column:?}")), "{what}: {shown}");
+        assert!(
+            shown.contains(&format!("column {column:?}")),
+            "{what}: {shown}"
+        );
         assert!(shown.contains(reason), "{what}: {shown}");
     }
 }
@@ -276,7 +463,10 @@ fn unknown_event_type_lists_the_allowed_types() {
     let path = write(dir.path(), "events.csv", text.as_bytes());
     let (_, rejections) = read_events(&path, &opts()).unwrap();
     let reason = &rejections.examples[0].reason;
-    assert!(reason.contains("\"View\"") && reason.contains("page_view, view, search"), "{reason}");
+    assert!(
+        reason.contains("\"View\"") && reason.contains("page_view, view, search"),
+        "{reason}"
+    );
     assert_eq!(rejections.counts.get("type: unknown event type"), Some(&1));
 }
 
@@ -326,27 +516,60 @@ fn whole_file_problems_are_errors() {
     };
     check(&d.join("missing.csv"), &["missing.csv", "cannot read"]);
     check(&write(d, "empty.csv", b""), &["empty.csv", "empty"]);
-    check(&write(d, "header.csv", format!("{HEADER}\n").as_bytes()), &["header.csv", "empty"]);
-    check(&write(d, "blank.jsonl", b"\n  \n"), &["blank.jsonl", "empty"]);
+    check(
+        &write(d, "header.csv", format!("{HEADER}\n").as_bytes()),
+        &["header.csv", "empty"],
+    );
+    check(
+        &write(d, "blank.jsonl", b"\n  \n"),
+        &["blank.jsonl", "empty"],
+    );
     check(
         &write(d, "nots.csv", b"customer_id,type,item_id\nc,view,i\n"),
-        &["nots.csv", "missing column \"ts\"", "found: customer_id, type, item_id"],
+        &[
+            "nots.csv",
+            "missing column \"ts\"",
+            "found: customer_id, type, item_id",
+        ],
     );
     check(
         &write(d, "noid.csv", format!("ts,type\n{T0},view\n").as_bytes()),
         &["noid.csv", "customer_id or anonymous_id"],
     );
     check(
-        &write(d, "notype.jsonl", format!("{{\"ts\":{T0},\"customer_id\":\"c\"}}\n").as_bytes()),
+        &write(
+            d,
+            "notype.jsonl",
+            format!("{{\"ts\":{T0},\"customer_id\":\"c\"}}\n").as_bytes(),
+        ),
         &["notype.jsonl", "missing column \"type\""],
     );
     check(
-        &write(d, "allbad.csv", b"ts,customer_id,type,item_id\n12,c,view,i\n-3,c,view,i\n"),
-        &["allbad.csv", "every one of 2 rows", "row 1", "\"ts\"", "before 1995"],
+        &write(
+            d,
+            "allbad.csv",
+            b"ts,customer_id,type,item_id\n12,c,view,i\n-3,c,view,i\n",
+        ),
+        &[
+            "allbad.csv",
+            "every one of 2 rows",
+            "row 1",
+            "\"ts\"",
+            "before 1995",
+        ],
     );
-    check(&write(d, "junk.parquet", b"PAR1 this is not parquet at all"), &["junk.parquet"]);
-    check(&write(d, "events.xlsx", b"whatever"), &["events.xlsx", "cannot tell the format"]);
-    check(&write(d, "bad_header.csv", b"ts,\xff\xfe\nx,y\n"), &["bad_header.csv", "header", "UTF-8"]);
+    check(
+        &write(d, "junk.parquet", b"PAR1 this is not parquet at all"),
+        &["junk.parquet"],
+    );
+    check(
+        &write(d, "events.xlsx", b"whatever"),
+        &["events.xlsx", "cannot tell the format"],
+    );
+    check(
+        &write(d, "bad_header.csv", b"ts,\xff\xfe\nx,y\n"),
+        &["bad_header.csv", "header", "UTF-8"],
+    );
     let bool_ts = write_parquet(
         d,
         "bool_ts.parquet",
@@ -356,7 +579,15 @@ fn whole_file_problems_are_errors() {
             ("type", strings(&["view"])),
         ],
     );
-    check(&bool_ts, &["bool_ts.parquet", "\"ts\"", "Boolean", "expected a timestamp"]);
+    check(
+        &bool_ts,
+        &[
+            "bool_ts.parquet",
+            "\"ts\"",
+            "Boolean",
+            "expected a timestamp",
+        ],
+    );
     let ratings = ReadOptions::with_format(Format::MovieLens);
     let err = read_catalog(&write(d, "u.data", b"1\t2\t3\t4\n"), &ratings).unwrap_err();
     assert!(matches!(err, DataError::Format { .. }), "{err}");
@@ -391,8 +622,18 @@ fn ids(kind: &str, values: &[&str]) -> ArrayRef {
             }
             Arc::new(b.finish())
         }
-        "int" => Arc::new(Int64Array::from(values.iter().map(|v| v.parse::<i64>().unwrap()).collect::<Vec<_>>())),
-        "u64" => Arc::new(UInt64Array::from(values.iter().map(|v| v.parse::<u64>().unwrap()).collect::<Vec<_>>())),
+        "int" => Arc::new(Int64Array::from(
+            values
+                .iter()
+                .map(|v| v.parse::<i64>().unwrap())
+                .collect::<Vec<_>>(),
+        )),
+        "u64" => Arc::new(UInt64Array::from(
+            values
+                .iter()
+                .map(|v| v.parse::<u64>().unwrap())
+                .collect::<Vec<_>>(),
+        )),
         _ => unreachable!(),
     }
 }
@@ -400,8 +641,12 @@ fn ids(kind: &str, values: &[&str]) -> ArrayRef {
 fn times(kind: &str, secs: &[i64]) -> ArrayRef {
     match kind {
         "int64" => Arc::new(Int64Array::from(secs.to_vec())),
-        "int32" => Arc::new(Int32Array::from(secs.iter().map(|s| *s as i32).collect::<Vec<_>>())),
-        "int64_ms" => Arc::new(Int64Array::from(secs.iter().map(|s| s * 1000 + 999).collect::<Vec<_>>())),
+        "int32" => Arc::new(Int32Array::from(
+            secs.iter().map(|s| *s as i32).collect::<Vec<_>>(),
+        )),
+        "int64_ms" => Arc::new(Int64Array::from(
+            secs.iter().map(|s| s * 1000 + 999).collect::<Vec<_>>(),
+        )),
         "ts_s" => Arc::new(TimestampSecondArray::from(secs.to_vec())),
         "ts_ms_utc" => {
             let mut b = TimestampMillisecondBuilder::new().with_timezone("UTC");
@@ -410,9 +655,13 @@ fn times(kind: &str, secs: &[i64]) -> ArrayRef {
             }
             Arc::new(b.finish())
         }
-        "ts_us" => Arc::new(TimestampMicrosecondArray::from(secs.iter().map(|s| s * 1_000_000).collect::<Vec<_>>())),
+        "ts_us" => Arc::new(TimestampMicrosecondArray::from(
+            secs.iter().map(|s| s * 1_000_000).collect::<Vec<_>>(),
+        )),
         "ts_ns" => Arc::new(TimestampNanosecondArray::from(
-            secs.iter().map(|s| s * 1_000_000_000 + 5).collect::<Vec<_>>(),
+            secs.iter()
+                .map(|s| s * 1_000_000_000 + 5)
+                .collect::<Vec<_>>(),
         )),
         _ => unreachable!(),
     }
@@ -424,13 +673,33 @@ fn parquet_interactions_accept_the_types_other_tools_write() {
     let secs = [T0, T0 + 60, T0 + 120];
     let weights: [(&str, Option<ArrayRef>, [f32; 3]); 4] = [
         ("none", None, [1.0, 1.0, 1.0]),
-        ("f32", Some(Arc::new(Float32Array::from(vec![0.5, 2.0, 3.0]))), [0.5, 2.0, 3.0]),
-        ("f64", Some(Arc::new(Float64Array::from(vec![1.5, -1.0, 4.0]))), [1.5, -1.0, 4.0]),
-        ("int", Some(Arc::new(Int32Array::from(vec![1, 2, 3]))), [1.0, 2.0, 3.0]),
+        (
+            "f32",
+            Some(Arc::new(Float32Array::from(vec![0.5, 2.0, 3.0]))),
+            [0.5, 2.0, 3.0],
+        ),
+        (
+            "f64",
+            Some(Arc::new(Float64Array::from(vec![1.5, -1.0, 4.0]))),
+            [1.5, -1.0, 4.0],
+        ),
+        (
+            "int",
+            Some(Arc::new(Int32Array::from(vec![1, 2, 3]))),
+            [1.0, 2.0, 3.0],
+        ),
     ];
     let mut cases = 0;
     for id_kind in ["utf8", "large", "dict", "int", "u64"] {
-        for ts_kind in ["int64", "int32", "int64_ms", "ts_s", "ts_ms_utc", "ts_us", "ts_ns"] {
+        for ts_kind in [
+            "int64",
+            "int32",
+            "int64_ms",
+            "ts_s",
+            "ts_ms_utc",
+            "ts_us",
+            "ts_ns",
+        ] {
             for (w_kind, w, expect_w) in &weights {
                 let mut columns = vec![
                     ("user", ids(id_kind, &["10", "20", "10"])),
@@ -446,8 +715,16 @@ fn parquet_interactions_accept_the_types_other_tools_write() {
                 assert!(rejections.is_empty(), "{case}: {rejections:?}");
                 assert_eq!(log.users.ids(), ["10", "20"], "{case}");
                 assert_eq!(log.items.ids(), ["7", "8", "9"], "{case}");
-                assert_eq!(log.rows.iter().map(|r| r.ts).collect::<Vec<_>>(), secs, "{case}");
-                assert_eq!(log.rows.iter().map(|r| r.weight).collect::<Vec<_>>(), expect_w, "{case}");
+                assert_eq!(
+                    log.rows.iter().map(|r| r.ts).collect::<Vec<_>>(),
+                    secs,
+                    "{case}"
+                );
+                assert_eq!(
+                    log.rows.iter().map(|r| r.weight).collect::<Vec<_>>(),
+                    expect_w,
+                    "{case}"
+                );
                 assert_eq!(log.rows[2].user, log.rows[0].user, "{case}");
                 cases += 1;
             }
@@ -478,11 +755,20 @@ fn parquet_events_with_dictionary_types_and_context_struct() {
         "events.parquet",
         vec![
             ("ts", times("ts_ms_utc", &[T0, T0 + 1, T0 + 2, T0 + 3])),
-            ("customer_id", Arc::new(StringArray::from(vec![Some("c1"), None, Some("c3"), None]))),
-            ("anonymous_id", Arc::new(StringArray::from(vec![None, Some("a2"), None, None]))),
+            (
+                "customer_id",
+                Arc::new(StringArray::from(vec![Some("c1"), None, Some("c3"), None])),
+            ),
+            (
+                "anonymous_id",
+                Arc::new(StringArray::from(vec![None, Some("a2"), None, None])),
+            ),
             ("type", Arc::new(types.finish())),
             ("item_id", ids("int", &["1", "2", "3", "4"])),
-            ("price", Arc::new(Float64Array::from(vec![Some(1.0), Some(9.5), None, None]))),
+            (
+                "price",
+                Arc::new(Float64Array::from(vec![Some(1.0), Some(9.5), None, None])),
+            ),
             ("context", Arc::new(context)),
         ],
     );
@@ -491,11 +777,24 @@ fn parquet_events_with_dictionary_types_and_context_struct() {
     assert_eq!(log.events[1].kind, EventType::Purchase);
     assert_eq!(log.events[1].price, Some(9.5));
     assert_eq!(log.anonymous.id(log.events[1].anonymous.unwrap()), "a2");
-    assert_eq!(log.devices.id(log.events[0].device.unwrap()), "mobile/safari");
+    assert_eq!(
+        log.devices.id(log.events[0].device.unwrap()),
+        "mobile/safari"
+    );
     assert_eq!(rejections.total, 2);
-    let shown: Vec<String> = rejections.examples.iter().map(ToString::to_string).collect();
-    assert!(shown[0].contains("events.parquet row 3, column \"type\"") && shown[0].contains("bogus"), "{shown:?}");
-    assert!(shown[1].contains("row 4, column \"customer_id\""), "{shown:?}");
+    let shown: Vec<String> = rejections
+        .examples
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        shown[0].contains("events.parquet row 3, column \"type\"") && shown[0].contains("bogus"),
+        "{shown:?}"
+    );
+    assert!(
+        shown[1].contains("row 4, column \"customer_id\""),
+        "{shown:?}"
+    );
 }
 
 #[test]
@@ -503,15 +802,27 @@ fn write_then_read_interactions_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = InteractionLog::default();
     for i in 0..70_000i64 {
-        log.push(&format!("u{}", i % 997), &format!("item-{}", i % 313), T0 + i, (i % 7) as f32 * 0.5 - 1.0);
+        log.push(
+            &format!("u{}", i % 997),
+            &format!("item-{}", i % 313),
+            T0 + i,
+            (i % 7) as f32 * 0.5 - 1.0,
+        );
     }
     let path = dir.path().join("train.parquet");
     write_interactions(&path, &log).unwrap();
     assert!(!dir.path().join("train.parquet.tmp").exists());
 
     let file = std::fs::File::open(&path).unwrap();
-    let schema = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().schema().clone();
-    let types: Vec<(String, DataType)> = schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+    let schema = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .schema()
+        .clone();
+    let types: Vec<(String, DataType)> = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect();
     assert_eq!(
         types,
         [
@@ -532,16 +843,55 @@ fn write_then_read_interactions_round_trips() {
 #[test]
 fn interactions_csv_and_bad_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "test.csv", b"user,item,ts,weight\nu1,i1,5,2\nu2,,6,1\nu3,i3,-1,1\nu4,i4,7,\n");
+    let path = write(
+        dir.path(),
+        "test.csv",
+        b"user,item,ts,weight\nu1,i1,5,2\nu2,,6,1\nu3,i3,-1,1\nu4,i4,7,\n",
+    );
     let (log, rejections) = read_interactions(&path).unwrap();
     assert_eq!(log.len(), 2);
     assert_eq!((log.rows[0].ts, log.rows[0].weight), (5, 2.0));
     assert_eq!(log.rows[1].weight, 1.0);
-    let shown: Vec<String> = rejections.examples.iter().map(ToString::to_string).collect();
-    assert!(shown[0].contains("test.csv row 2, column \"item\""), "{shown:?}");
+    let shown: Vec<String> = rejections
+        .examples
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        shown[0].contains("test.csv row 2, column \"item\""),
+        "{shown:?}"
+    );
     assert!(shown[1].contains("row 3, column \"ts\""), "{shown:?}");
-    let err = read_interactions(&write(dir.path(), "x.csv", b"user,ts\nu,1\n")).unwrap_err().to_string();
-    assert!(err.contains("x.csv") && err.contains("missing column \"item\""), "{err}");
+    let err = read_interactions(&write(dir.path(), "x.csv", b"user,ts\nu,1\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("x.csv") && err.contains("missing column \"item\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn interaction_files_are_told_apart_from_event_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut log = InteractionLog::default();
+    log.push("u", "i", T0, 1.0);
+    write_interactions(&d.join("train.parquet"), &log).unwrap();
+    assert!(looks_like_interactions(&d.join("train.parquet")).unwrap());
+    assert!(looks_like_interactions(&write(d, "t.csv", b"user,item,ts\nu,i,1\n")).unwrap());
+    assert!(looks_like_interactions(&write(d, "t.tsv", b"user\titem\tts\tweight\n")).unwrap());
+    assert!(
+        !looks_like_interactions(&write(d, "e.csv", format!("{HEADER}\n").as_bytes())).unwrap()
+    );
+    assert!(!looks_like_interactions(&write(d, "u.data", b"1\t2\t3\t4\n")).unwrap());
+    let events = write_parquet(
+        d,
+        "e.parquet",
+        vec![("ts", times("int64", &[T0])), ("type", strings(&["view"]))],
+    );
+    assert!(!looks_like_interactions(&events).unwrap());
+    assert!(looks_like_interactions(&d.join("missing.csv")).is_err());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -554,7 +904,10 @@ fn datasets() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipping: datasets not found at {} (set KINDRED_DATASETS)", dir.display());
+        eprintln!(
+            "skipping: datasets not found at {} (set KINDRED_DATASETS)",
+            dir.display()
+        );
         None
     }
 }
@@ -572,13 +925,42 @@ fn movielens_100k_loads_completely() {
     assert_eq!(log.len(), 100_000);
     assert_eq!(log.customers.len(), 943);
     assert_eq!(log.items.len(), 1_682);
-    assert!(log.events.iter().all(|e| e.kind == EventType::Review && e.weight == Some(1.0)));
-    let (interactions, _) = kindred_training::interactions::resolve(
-        &log,
-        &Default::default(),
-        &Default::default(),
+    assert!(
+        log.events
+            .iter()
+            .all(|e| e.kind == EventType::Review && e.weight == Some(1.0))
     );
-    assert_eq!((interactions.len(), interactions.users.len(), interactions.items.len()), (100_000, 943, 1_682));
+    let (interactions, _) =
+        kindred_training::interactions::resolve(&log, &Default::default(), &Default::default());
+    assert_eq!(
+        (
+            interactions.len(),
+            interactions.users.len(),
+            interactions.items.len()
+        ),
+        (100_000, 943, 1_682)
+    );
+}
+
+#[test]
+fn generated_demo_shop_reads_without_rejections() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/demo");
+    if !dir.join("events.parquet").is_file() {
+        eprintln!("skipping: no generated demo shop at {}", dir.display());
+        return;
+    }
+    let opts = ReadOptions::default();
+    let (log, rejected) = read_events(&dir.join("events.parquet"), &opts).unwrap();
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let (catalog, rejected) = read_catalog(&dir.join("items.parquet"), &opts).unwrap();
+    assert!(rejected.is_empty(), "{rejected:?}");
+    let (links, rejected) = read_identities(&dir.join("identities.parquet"), &opts).unwrap();
+    assert!(rejected.is_empty(), "{rejected:?}");
+    assert!(log.len() > 1_000 && catalog.len() > 10 && !links.links.is_empty());
+    assert!(
+        log.items.ids().iter().all(|id| catalog.get(id).is_some()),
+        "events name unknown items"
+    );
 }
 
 #[test]
@@ -593,8 +975,17 @@ fn complete_journey_transactions_load_completely() {
     let (log, rejections) = read_events(&path, &ReadOptions::with_format(format)).unwrap();
     assert!(rejections.is_empty(), "{rejections:?}");
     assert_eq!(log.len(), 75_000);
-    assert!(log.events.iter().all(|e| e.kind == EventType::Purchase && e.weight == Some(1.0)));
-    assert!(log.customers.len() > 1_000 && log.items.len() > 10_000, "{} {}", log.customers.len(), log.items.len());
+    assert!(
+        log.events
+            .iter()
+            .all(|e| e.kind == EventType::Purchase && e.weight == Some(1.0))
+    );
+    assert!(
+        log.customers.len() > 1_000 && log.items.len() > 10_000,
+        "{} {}",
+        log.customers.len(),
+        log.items.len()
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -606,7 +997,10 @@ mod never_panics {
 
     /// Data rows of a CSV as the reader sees them.
     fn csv_rows(bytes: &[u8]) -> usize {
-        let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(bytes);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(bytes);
         r.byte_records().filter(Result::is_ok).count()
     }
 
@@ -653,6 +1047,30 @@ mod never_panics {
             let _ = read_events(&pq, &opts());
             let data = write(dir.path(), "u.data", &bytes);
             let _ = read_events(&data, &opts());
+        }
+
+        #[test]
+        fn corrupted_parquet(flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+            let dir = tempfile::tempdir().unwrap();
+            let n = 50;
+            let path = write_parquet(dir.path(), "e.parquet", vec![
+                ("ts", times("int64", &vec![T0; n])),
+                ("customer_id", strings(&vec!["c1"; n])),
+                ("type", strings(&vec!["view"; n])),
+                ("item_id", ids("dict", &vec!["i1"; n])),
+            ]);
+            let mut bytes = std::fs::read(&path).unwrap();
+            let len = bytes.len();
+            for (at, value) in flips {
+                // Keep the magic numbers so the decoder gets past the first check.
+                let i = 4 + at.index(len - 8);
+                bytes[i] = value;
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            match read_events(&path, &opts()) {
+                Ok((log, rejections)) => prop_assert_eq!(log.len() + rejections.total, n),
+                Err(e) => prop_assert!(e.to_string().contains("e.parquet"), "{}", e),
+            }
         }
 
         #[test]

@@ -25,9 +25,19 @@ fn adjusted_rand_index_matches_hand_computed_values() {
 #[test]
 fn params_check_names_the_broken_rule() {
     assert_eq!(SegmentParams::default().check(), Ok(()));
-    let p = SegmentParams { k_min: 5, k_max: 4, ..SegmentParams::default() };
-    assert_eq!(p.check(), Err(SegmentParamsError::KRange { k_min: 5, k_max: 4 }));
-    let p = SegmentParams { k_min: 1, ..SegmentParams::default() };
+    let p = SegmentParams {
+        k_min: 5,
+        k_max: 4,
+        ..SegmentParams::default()
+    };
+    assert_eq!(
+        p.check(),
+        Err(SegmentParamsError::KRange { k_min: 5, k_max: 4 })
+    );
+    let p = SegmentParams {
+        k_min: 1,
+        ..SegmentParams::default()
+    };
     assert_eq!(p.check(), Err(SegmentParamsError::KMin(1)));
 }
 
@@ -69,7 +79,15 @@ fn shop() -> &'static Shop {
 #[test]
 fn segments_recover_hidden_taste_groups() {
     let s = shop();
-    let seg = segment(&s.log, &s.links, &s.catalog, &s.users, &SegmentParams::default(), Progress::Hidden).unwrap();
+    let seg = segment(
+        &s.log,
+        &s.links,
+        &s.catalog,
+        &s.users,
+        &SegmentParams::default(),
+        Progress::Hidden,
+    )
+    .unwrap();
     assert_eq!(seg.assignments.len(), s.users.len());
     let truth: HashMap<&str, u32> = s.truth.iter().map(|(c, g)| (c.as_str(), *g)).collect();
     let (mut found, mut hidden) = (Vec::new(), Vec::new());
@@ -79,9 +97,16 @@ fn segments_recover_hidden_taste_groups() {
             hidden.push(g);
         }
     }
-    assert!(found.len() > 2_000, "only {} customers matched the ground truth", found.len());
+    assert!(
+        found.len() > 2_000,
+        "only {} customers matched the ground truth",
+        found.len()
+    );
     let ari = adjusted_rand_index(&found, &hidden);
-    eprintln!("k = {}, silhouette {:.3} ({:?}), ARI {ari:.3}", seg.k, seg.silhouette, seg.silhouette_by_k);
+    eprintln!(
+        "k = {}, silhouette {:.3} ({:?}), ARI {ari:.3}",
+        seg.k, seg.silhouette, seg.silhouette_by_k
+    );
     for segment in &seg.segments {
         eprintln!("[{}] {}: {}", segment.id, segment.name, segment.description);
     }
@@ -91,38 +116,90 @@ fn segments_recover_hidden_taste_groups() {
 #[test]
 fn every_segment_is_described_by_its_top_category() {
     let s = shop();
-    let seg = segment(&s.log, &s.links, &s.catalog, &s.users, &SegmentParams::default(), Progress::Hidden).unwrap();
+    let seg = segment(
+        &s.log,
+        &s.links,
+        &s.catalog,
+        &s.users,
+        &SegmentParams::default(),
+        Progress::Hidden,
+    )
+    .unwrap();
     assert_eq!(seg.segments.len(), seg.k);
     let total: usize = seg.segments.iter().map(|x| x.size).sum();
     assert_eq!(total, s.users.len());
     for (id, segment) in seg.segments.iter().enumerate() {
         assert_eq!(segment.id as usize, id);
-        assert_eq!(segment.size, seg.assignments.iter().filter(|&&a| a as usize == id).count());
+        assert_eq!(
+            segment.size,
+            seg.assignments
+                .iter()
+                .filter(|&&a| a as usize == id)
+                .count()
+        );
         assert!(!segment.name.is_empty());
         let (top, share) = &segment.top_categories[0];
-        assert!(segment.description.contains(top.as_str()), "{}", segment.description);
-        assert!(segment.description.contains(&format!("{:.0}%", 100.0 * share)), "{}", segment.description);
-        assert!(segment.description.contains("What sets them apart"), "{}", segment.description);
+        assert!(
+            segment.description.contains(top.as_str()),
+            "{}",
+            segment.description
+        );
+        assert!(
+            segment
+                .description
+                .contains(&format!("{:.0}%", 100.0 * share)),
+            "{}",
+            segment.description
+        );
+        assert!(
+            segment.description.contains("What sets them apart"),
+            "{}",
+            segment.description
+        );
         assert!(segment.avg_order_value.is_finite() && segment.price_level.is_finite());
         assert!((0.0..=1.0).contains(&segment.conversion_rate));
     }
     // Largest first.
     assert!(seg.segments.windows(2).all(|w| w[0].size >= w[1].size));
-    let names: std::collections::BTreeSet<&str> = seg.segments.iter().map(|x| x.name.as_str()).collect();
+    let names: std::collections::BTreeSet<&str> =
+        seg.segments.iter().map(|x| x.name.as_str()).collect();
     assert_eq!(names.len(), seg.k, "names repeat");
     let json = serde_json::to_string(&seg).unwrap();
     let back: kindred_training::segments::Segmentation = serde_json::from_str(&json).unwrap();
     assert_eq!(back.assignments, seg.assignments);
     for (x, y) in back.segments.iter().zip(&seg.segments) {
-        assert_eq!((&x.name, &x.description, x.size), (&y.name, &y.description, y.size));
+        assert_eq!(
+            (&x.name, &x.description, x.size),
+            (&y.name, &y.description, y.size)
+        );
     }
 }
 
 #[test]
 fn segmentation_is_deterministic_for_a_seed() {
     let s = shop();
-    let params = SegmentParams { k_min: 4, k_max: 7, ..SegmentParams::default() };
-    let a = segment(&s.log, &s.links, &s.catalog, &s.users, &params, Progress::Hidden).unwrap();
-    let b = segment(&s.log, &s.links, &s.catalog, &s.users, &params, Progress::Hidden).unwrap();
+    let params = SegmentParams {
+        k_min: 4,
+        k_max: 7,
+        ..SegmentParams::default()
+    };
+    let a = segment(
+        &s.log,
+        &s.links,
+        &s.catalog,
+        &s.users,
+        &params,
+        Progress::Hidden,
+    )
+    .unwrap();
+    let b = segment(
+        &s.log,
+        &s.links,
+        &s.catalog,
+        &s.users,
+        &params,
+        Progress::Hidden,
+    )
+    .unwrap();
     assert_eq!(a, b);
 }

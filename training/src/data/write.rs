@@ -19,7 +19,8 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -169,10 +170,13 @@ pub fn identities_schema() -> SchemaRef {
 /// The writer properties shared by every canonical file: snappy, [`ROW_GROUP_ROWS`] rows per
 /// row group, dictionary encoding on (the default).
 pub fn writer_properties() -> WriterProperties {
+    writer_builder().build()
+}
+
+fn writer_builder() -> WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build()
 }
 
 /// `path` with `.tmp` appended to its file name.
@@ -196,6 +200,14 @@ struct AtomicParquet {
 
 impl AtomicParquet {
     fn create(path: &Path, schema: SchemaRef) -> Result<Self, WriteError> {
+        Self::create_with(path, schema, writer_properties())
+    }
+
+    fn create_with(
+        path: &Path,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> Result<Self, WriteError> {
         let tmp = tmp_path(path);
         let file = File::create(&tmp).map_err(|source| WriteError::Io {
             path: tmp.clone(),
@@ -204,7 +216,7 @@ impl AtomicParquet {
         let writer = ArrowWriter::try_new(
             BufWriter::with_capacity(1 << 20, file),
             schema.clone(),
-            Some(writer_properties()),
+            Some(props),
         )
         .map_err(|source| WriteError::Parquet {
             path: path.to_path_buf(),
@@ -275,8 +287,12 @@ pub struct EventWriter {
 impl EventWriter {
     /// Starts writing to `path` (through `path.tmp`).
     pub fn create(path: &Path) -> Result<Self, WriteError> {
+        // Event ids are unique: a dictionary would only cost time before falling back.
+        let props = writer_builder()
+            .set_column_dictionary_enabled(ColumnPath::from("event_id"), false)
+            .build();
         Ok(EventWriter {
-            file: AtomicParquet::create(path, events_schema())?,
+            file: AtomicParquet::create_with(path, events_schema(), props)?,
         })
     }
 

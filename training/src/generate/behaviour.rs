@@ -29,7 +29,7 @@ const ANONYMOUS_PHASE: f64 = 0.6;
 /// id is a coarse device key shared by everyone on the same device and browser version).
 const ANONYMOUS_CONSENT: f64 = 0.1;
 /// Activity spread (sigma of the log-normal number of events per visitor).
-const ACTIVITY_SIGMA: f64 = 0.9;
+const ACTIVITY_SIGMA: f64 = 0.8;
 /// Share of views that leave the session's focus category for a random popular item.
 const OFF_FOCUS_VIEWS: f64 = 0.08;
 
@@ -61,6 +61,8 @@ pub(crate) struct World<'a> {
 /// What one chunk of visitors produced: events (grouped by visitor, chronological within a
 /// visitor, without event ids yet) and identity links.
 pub(crate) struct ChunkOutput {
+    /// Visitors simulated.
+    pub visitors: usize,
     pub rows: Vec<EventRow>,
     pub links: Vec<(String, String, i64)>,
 }
@@ -93,6 +95,7 @@ impl World<'_> {
         let end = (start + VISITORS_PER_CHUNK).min(self.visitors());
         let mut rng = StdRng::seed_from_u64(derive_seed(self.seed, 4, chunk as u64));
         let mut out = ChunkOutput {
+            visitors: end - start,
             rows: Vec::with_capacity(((end - start) as f64 * self.customer_mean * 1.1) as usize),
             links: Vec::new(),
         };
@@ -114,7 +117,7 @@ impl World<'_> {
         let (mean, min) = if known {
             (
                 self.customer_mean,
-                if self.customer_mean >= 4.0 { 2 } else { 1 },
+                if self.customer_mean >= 6.0 { 3 } else { 1 },
             )
         } else {
             (self.anonymous_mean, 1)
@@ -318,11 +321,18 @@ impl Session<'_, '_> {
         let shop = self.world.shop;
         let group = self.group;
         let n_tops = shop.by_top.len();
-        let focus = if rng.r#gen::<f64>() < taste_share {
-            group.favourite_tops[weighted(rng, &group.group.favourite_weights)]
-        } else {
-            rng.gen_range(0..n_tops)
+        // A taste session browses the group's favourites (a pair of favourites mixes within
+        // one visit); an exploring session stays in one random category.
+        let taste = rng.r#gen::<f64>() < taste_share;
+        let explore_top = rng.gen_range(0..n_tops);
+        let pick_top = |rng: &mut StdRng| {
+            if taste {
+                group.favourite_tops[weighted(rng, &group.group.favourite_weights)]
+            } else {
+                explore_top
+            }
         };
+        let focus = pick_top(rng);
         let top_name = shop.tops[focus];
         let mut t = 0;
         if CHANNELS[self.channel] == "email" {
@@ -402,7 +412,10 @@ impl Session<'_, '_> {
                     Some(sub) if rng.r#gen::<f64>() < 0.7 => self.sample_sub(rng, sub),
                     _ => None,
                 }
-                .or_else(|| self.sample_top(rng, focus))
+                .or_else(|| {
+                    let top = pick_top(rng);
+                    self.sample_top(rng, top)
+                })
                 .or_else(|| self.sample_global(rng))
             };
             let Some(item) = item else { continue };

@@ -61,7 +61,7 @@ pub const MAX_DAYS: u32 = 3650;
 pub const DEFAULT_EVENTS_PER_CUSTOMER: usize = 20;
 
 /// Chunks simulated per parallel round (while the previous round is written).
-const CHUNKS_PER_ROUND: usize = 8;
+const CHUNKS_PER_ROUND: usize = 4;
 
 /// What to generate. [`GenerateParams::demo`] (also the [`Default`]) is the committed demo
 /// shop in `datasets/demo`.
@@ -279,22 +279,36 @@ pub fn generate_shop(
         let first = (round * CHUNKS_PER_ROUND).min(chunks);
         let last = (first + CHUNKS_PER_ROUND).min(chunks);
         let to_write = std::mem::take(&mut pending);
+        // Event ids continue after the rows of the round being written.
+        let base = next_event + to_write.iter().map(|c| c.rows.len()).sum::<usize>();
         let (simulated, written) = rayon::join(
             || {
-                (first..last)
+                let mut simulated: Vec<_> = (first..last)
                     .into_par_iter()
                     .map(|c| world.simulate_chunk(c))
-                    .collect::<Vec<_>>()
+                    .collect();
+                let mut offsets = Vec::with_capacity(simulated.len());
+                let mut offset = base;
+                for chunk in &simulated {
+                    offsets.push(offset);
+                    offset += chunk.rows.len();
+                }
+                simulated
+                    .par_iter_mut()
+                    .zip(offsets)
+                    .for_each(|(chunk, offset)| {
+                        for (k, row) in chunk.rows.iter_mut().enumerate() {
+                            row.event_id = Some(format!("e-{}-{}", params.seed, offset + k));
+                        }
+                    });
+                simulated
             },
             || -> Result<(), WriteError> {
                 for mut chunk in to_write {
-                    for row in &mut chunk.rows {
-                        row.event_id = Some(format!("e-{}-{next_event}", params.seed));
-                        next_event += 1;
-                    }
                     writer.write_batch(&chunk.rows)?;
+                    next_event += chunk.rows.len();
                     links.append(&mut chunk.links);
-                    bar.inc(VISITORS_PER_CHUNK as u64);
+                    bar.inc(chunk.visitors as u64);
                 }
                 Ok(())
             },

@@ -89,6 +89,8 @@ pub struct Als {
     pub item_factors: Array2<f32>,
     /// Wall time of each iteration (users + items).
     pub iteration_times: Vec<Duration>,
+    /// `YᵀY + λI` of the current item factors (row-major), for fold-in.
+    yty: Vec<f32>,
 }
 
 #[inline(always)]
@@ -249,11 +251,13 @@ impl Als {
         let to_array = |v: Vec<f32>, n: usize| {
             Array2::from_shape_vec((n, k), v).unwrap_or_else(|_| Array2::zeros((n, k)))
         };
+        let yty = gram(&items, k, params.regularization);
         Ok(Als {
             params,
             user_factors: to_array(users, matrix.n_rows),
             item_factors: to_array(items, matrix.n_cols),
             iteration_times: times,
+            yty,
         })
     }
 
@@ -267,6 +271,7 @@ impl Als {
         ) {
             solve_side(users, items, matrix, k, &self.params);
             solve_side(items, users, transposed, k, &self.params);
+            self.yty = gram(items, k, self.params.regularization);
         }
         start.elapsed()
     }
@@ -286,20 +291,21 @@ impl Als {
             return vec![0.0; k];
         }
         let y = self.item_factors.as_slice().unwrap_or(&[]);
-        let yty = self.gram();
-        let mut a = faer::Mat::<f64>::from_fn(k, k, |i, j| f64::from(yty[i * k + j]));
-        let mut b = faer::Mat::<f64>::zeros(k, 1);
+        let mut a: Vec<f64> = self.yty.iter().map(|&v| f64::from(v)).collect();
+        let mut b = vec![0f64; k];
         for &(i, r) in &known {
             let yi = &y[i * k..(i + 1) * k];
             let c = f64::from(self.params.alpha * r);
-            for p in 0..k {
-                let yp = f64::from(yi[p]);
-                b[(p, 0)] += (1.0 + c) * yp;
-                for q in 0..k {
-                    a[(p, q)] += c * yp * f64::from(yi[q]);
+            for (p, (&yp, a_row)) in yi.iter().zip(a.chunks_exact_mut(k)).enumerate() {
+                let cy = c * f64::from(yp);
+                b[p] += f64::from(yp) + cy;
+                for (a_pq, &yq) in a_row.iter_mut().zip(yi) {
+                    *a_pq += cy * f64::from(yq);
                 }
             }
         }
+        let a = faer::Mat::<f64>::from_fn(k, k, |i, j| a[i * k + j]);
+        let b = faer::Mat::<f64>::from_fn(k, 1, |i, _| b[i]);
         match a.llt(faer::Side::Lower) {
             Ok(llt) => {
                 let x = llt.solve(&b);
@@ -309,13 +315,25 @@ impl Als {
         }
     }
 
-    /// `YᵀY + λI`, row-major.
-    pub fn gram(&self) -> Vec<f32> {
-        gram(
-            self.item_factors.as_slice().unwrap_or(&[]),
-            self.params.factors,
-            self.params.regularization,
-        )
+    /// `YᵀY + λI` of the item factors, row-major `k × k`.
+    pub fn gram(&self) -> &[f32] {
+        &self.yty
+    }
+
+    /// Rebuilds a model from stored factors (a loaded bundle).
+    pub fn from_factors(params: AlsParams, user_factors: Array2<f32>, item_factors: Array2<f32>) -> Als {
+        let yty = gram(
+            item_factors.as_slice().unwrap_or(&[]),
+            params.factors,
+            params.regularization,
+        );
+        Als {
+            params,
+            user_factors,
+            item_factors,
+            iteration_times: Vec::new(),
+            yty,
+        }
     }
 }
 

@@ -43,6 +43,9 @@ pub struct TuneParams {
     pub ease_max_items: usize,
     /// Whether to try EASE at all.
     pub try_ease: bool,
+    /// Tuning fits its candidates on at most this many users, sampled at random
+    /// (default 20,000), so that a large shop tunes in seconds.
+    pub sample_users: usize,
     pub seed: u64,
 }
 
@@ -55,6 +58,7 @@ impl Default for TuneParams {
             als: AlsParams::default(),
             ease_max_items: 6_000,
             try_ease: true,
+            sample_users: 20_000,
             seed: 7,
         }
     }
@@ -133,6 +137,24 @@ fn argmax<T: Clone>(candidates: &[(T, Metrics)]) -> Option<(T, Metrics)> {
         .cloned()
 }
 
+/// The interactions of `n` users drawn at random (same id maps).
+pub fn subsample_users(log: &InteractionLog, n: usize, seed: u64) -> InteractionLog {
+    let mut users: Vec<u32> = (0..log.users.len() as u32).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    users.shuffle(&mut rng);
+    let mut keep = vec![false; log.users.len()];
+    for &u in users.iter().take(n) {
+        keep[u as usize] = true;
+    }
+    log.with_rows(
+        log.rows
+            .iter()
+            .filter(|r| keep[r.user as usize])
+            .copied()
+            .collect(),
+    )
+}
+
 /// Picks the blend for `train` on a validation split carved out of it.
 pub fn tune(
     train: &InteractionLog,
@@ -142,6 +164,13 @@ pub fn tune(
     if train.is_empty() {
         return Err(ModelError::NoData);
     }
+    let sampled;
+    let train = if train.users.len() > params.sample_users {
+        sampled = subsample_users(train, params.sample_users, params.seed);
+        &sampled
+    } else {
+        train
+    };
     let split = temporal_split(train, &params.split);
     let mut valid = split.test_set();
     if valid.users.len() > params.max_users {

@@ -248,12 +248,12 @@ fn sentence(
         apart.join(", ")
     };
     format!(
-        "{size} customers ({share} of all); {cats}. Average order value {aov:.2} (shop {shop_aov:.2}); \
+        "{size} customers ({share:.1}% of all); {cats}. Average order value {aov:.2} (shop {shop_aov:.2}); \
          prices {price} against their categories' average (shop {shop_price}). {conv} bought at least once \
          (shop {shop_conv}); {dev} of their events on {device} (shop {shop_dev}), {app} in the app (shop {shop_app}). \
          What sets them apart: {apart}.",
         size = s.size,
-        share = format!("{:.1}%", 100.0 * s.size as f64 / population as f64),
+        share = 100.0 * s.size as f64 / population as f64,
         aov = s.avg_order_value,
         shop_aov = shop.avg_order_value,
         price = price_percent(s.price_level),

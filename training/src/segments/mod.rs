@@ -21,8 +21,8 @@ use crate::progress::Progress;
 /// Parameters of [`segment`].
 ///
 /// Defaults: `k_min` 3, `k_max` 10, `seed` 42, `sample` 2,000 rows for the silhouette,
-/// `fit_sample` 50,000 rows for KMeans (the rest are assigned to the nearest centroid),
-/// `max_iter` 200, `n_runs` 4 KMeans restarts per k, and [`FeatureWeights::default`].
+/// `fit_sample` 20,000 rows for KMeans (the rest are assigned to the nearest centroid),
+/// `max_iter` 200, `n_runs` 3 KMeans restarts per k, and [`FeatureWeights::default`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SegmentParams {
     pub k_min: usize,
@@ -42,9 +42,9 @@ impl Default for SegmentParams {
             k_max: 10,
             seed: 42,
             sample: 2_000,
-            fit_sample: 50_000,
+            fit_sample: 20_000,
             max_iter: 200,
-            n_runs: 4,
+            n_runs: 3,
             weights: FeatureWeights::default(),
         }
     }

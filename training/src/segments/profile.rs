@@ -77,9 +77,13 @@ impl RawProfile {
 /// standardised. A group's weight is spread over its columns (each gets `weight / √columns`),
 /// so a group's share of the distance does not grow with its number of columns.
 ///
-/// Defaults: category affinities 3, price level 2, recency / frequency / monetary 1,
-/// funnel ratios 0.7, device and channel mix 0.7. Category taste and price level dominate:
-/// they are what a marketer targets; activity levels come second.
+/// Defaults: category affinities 3, price level 2, device and channel mix 1.5, recency /
+/// frequency / monetary 1, funnel ratios 0.7. Category taste and price level dominate: they
+/// are what a marketer targets. Device and channel mix come next: they are a stable habit of
+/// a customer and hold together customers whose category mix is split between two favourite
+/// categories (with 0.7, such groups were cut in two and the adjusted Rand index against the
+/// generator's taste groups fell from about 0.8 to 0.63 on three seeds). Activity levels
+/// vary most within a taste and weigh least.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureWeights {
     pub categories: f64,
@@ -96,7 +100,7 @@ impl Default for FeatureWeights {
             price_level: 2.0,
             rfm: 1.0,
             funnel: 0.7,
-            devices: 0.7,
+            devices: 1.5,
         }
     }
 }

@@ -57,14 +57,22 @@ impl CatalogSink {
             .map_err(bad(ITEM_ID))?
             .ok_or_else(|| Reject::new("item_id", "missing", "missing item_id"))?;
         let text = |f: usize| -> Result<Option<String>, Reject> {
-            Ok(values.get(f).text().map_err(bad(f))?.map(|t| t.trim().to_owned()))
+            Ok(values
+                .get(f)
+                .text()
+                .map_err(bad(f))?
+                .map(|t| t.trim().to_owned()))
         };
         let title = text(TITLE)?.ok_or_else(|| Reject::new("title", "missing", "missing title"))?;
         let category = text(CATEGORY)?
             .ok_or_else(|| Reject::new("category", "empty category", "empty category"))?;
         let price = values.get(PRICE).number().map_err(bad(PRICE))?;
         if let Some(p) = price.filter(|p| *p < 0.0) {
-            return Err(Reject::new("price", "negative price", format!("price {p} is negative")));
+            return Err(Reject::new(
+                "price",
+                "negative price",
+                format!("price {p} is negative"),
+            ));
         }
         Ok(Item {
             item_id: item_id.into_owned(),

@@ -1,7 +1,7 @@
 //! Cell values as every format delivers them, and their conversion into the typed values
 //! kindred needs (ids, text, timestamps, numbers, booleans).
 //!
-//! Each source format hands a reader a [`Value`] per wanted column and row; the checks
+//! Each source format hands a reader a `Value` per wanted column and row; the checks
 //! that turn a value into an id, a timestamp or a number live here once, so a CSV file, a
 //! JSON line and a Parquet row reject the same bad value with the same reason.
 
@@ -146,14 +146,22 @@ impl<'a> Value<'a> {
                 }
                 Cow::Owned(format!("{}", *f as i64))
             }
-            Value::Bool(b) => return Err(Bad::new("not an id", format!("boolean {b} is not an id"))),
-            Value::Secs(s) => return Err(Bad::new("not an id", format!("timestamp {s} is not an id"))),
+            Value::Bool(b) => {
+                return Err(Bad::new("not an id", format!("boolean {b} is not an id")));
+            }
+            Value::Secs(s) => {
+                return Err(Bad::new("not an id", format!("timestamp {s} is not an id")));
+            }
             Value::Invalid(b) => return Err(b.clone()),
         };
         if id.len() > MAX_ID_BYTES {
             return Err(Bad::new(
                 "id too long",
-                format!("id of {} bytes is longer than {MAX_ID_BYTES} ({})", id.len(), preview(&id)),
+                format!(
+                    "id of {} bytes is longer than {MAX_ID_BYTES} ({})",
+                    id.len(),
+                    preview(&id)
+                ),
             ));
         }
         Ok(Some(id))
@@ -184,13 +192,19 @@ impl<'a> Value<'a> {
                 if t.is_empty() {
                     return Ok(None);
                 }
-                t.parse::<f64>()
-                    .map_err(|_| Bad::new("not a number", format!("{} is not a number", preview(t))))?
+                t.parse::<f64>().map_err(|_| {
+                    Bad::new("not a number", format!("{} is not a number", preview(t)))
+                })?
             }
             Value::Int(i) => *i as f64,
             Value::BigUint(u) => *u as f64,
             Value::Float(f) => *f,
-            Value::Bool(b) => return Err(Bad::new("not a number", format!("boolean {b} is not a number"))),
+            Value::Bool(b) => {
+                return Err(Bad::new(
+                    "not a number",
+                    format!("boolean {b} is not a number"),
+                ));
+            }
             Value::Secs(s) => *s as f64,
             Value::Invalid(b) => return Err(b.clone()),
         };
@@ -198,7 +212,10 @@ impl<'a> Value<'a> {
             return Ok(None);
         }
         if !f.is_finite() {
-            return Err(Bad::new("not a number", format!("{f} is not a finite number")));
+            return Err(Bad::new(
+                "not a number",
+                format!("{f} is not a finite number"),
+            ));
         }
         Ok(Some(f))
     }
@@ -218,7 +235,10 @@ impl<'a> Value<'a> {
                     "false" | "f" | "0" | "no" | "n" => Ok(Some(false)),
                     _ => Err(Bad::new(
                         "not a boolean",
-                        format!("{} is not a boolean (expected true/false or 1/0)", preview(t)),
+                        format!(
+                            "{} is not a boolean (expected true/false or 1/0)",
+                            preview(t)
+                        ),
                     )),
                 }
             }
@@ -250,7 +270,12 @@ impl<'a> Value<'a> {
                 }
                 parse_time(t)?
             }
-            Value::Bool(b) => return Err(Bad::new("unparseable timestamp", format!("boolean {b} is not a timestamp"))),
+            Value::Bool(b) => {
+                return Err(Bad::new(
+                    "unparseable timestamp",
+                    format!("boolean {b} is not a timestamp"),
+                ));
+            }
             Value::Invalid(b) => return Err(b.clone()),
         };
         check_time(secs, rule).map(Some)
@@ -277,7 +302,10 @@ fn epoch_int(i: i64) -> Result<i64, Bad> {
 
 fn epoch_float(f: f64) -> Result<i64, Bad> {
     if !f.is_finite() {
-        return Err(Bad::new("unparseable timestamp", format!("{f} is not a timestamp")));
+        return Err(Bad::new(
+            "unparseable timestamp",
+            format!("{f} is not a timestamp"),
+        ));
     }
     if f.abs() >= 1e14 {
         return Err(absurd(&f.to_string()));
@@ -289,7 +317,8 @@ fn parse_time(t: &str) -> Result<i64, Bad> {
     if let Ok(i) = t.parse::<i64>() {
         return epoch_int(i);
     }
-    if t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
+    if t.bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
         && let Ok(f) = t.parse::<f64>()
     {
         return epoch_float(f);
@@ -318,7 +347,10 @@ fn parse_time(t: &str) -> Result<i64, Bad> {
 
 fn check_time(secs: i64, rule: TimeRule) -> Result<i64, Bad> {
     if secs < 0 {
-        return Err(Bad::new("negative timestamp", format!("timestamp {secs} is negative")));
+        return Err(Bad::new(
+            "negative timestamp",
+            format!("timestamp {secs} is negative"),
+        ));
     }
     if let TimeRule::Strict { now } = rule {
         if secs < EARLIEST_TS {
@@ -355,13 +387,28 @@ mod tests {
     #[test]
     fn timestamps_accept_units_and_text() {
         assert_eq!(Value::Int(1_600_000_000).ts(NOW), Ok(Some(1_600_000_000)));
-        assert_eq!(Value::Int(1_600_000_000_123).ts(NOW), Ok(Some(1_600_000_000)));
+        assert_eq!(
+            Value::Int(1_600_000_000_123).ts(NOW),
+            Ok(Some(1_600_000_000))
+        );
         assert_eq!(Value::Str("1600000000").ts(NOW), Ok(Some(1_600_000_000)));
-        assert_eq!(Value::Str("2020-09-13T12:26:40Z").ts(NOW), Ok(Some(1_600_000_000)));
-        assert_eq!(Value::Str("2020-09-13T14:26:40+02:00").ts(NOW), Ok(Some(1_600_000_000)));
-        assert_eq!(Value::Str("2020-09-13 12:26:40").ts(NOW), Ok(Some(1_600_000_000)));
+        assert_eq!(
+            Value::Str("2020-09-13T12:26:40Z").ts(NOW),
+            Ok(Some(1_600_000_000))
+        );
+        assert_eq!(
+            Value::Str("2020-09-13T14:26:40+02:00").ts(NOW),
+            Ok(Some(1_600_000_000))
+        );
+        assert_eq!(
+            Value::Str("2020-09-13 12:26:40").ts(NOW),
+            Ok(Some(1_600_000_000))
+        );
         assert_eq!(Value::Str("2020-09-13").ts(NOW), Ok(Some(1_599_955_200)));
-        assert_eq!(Value::Float(1_600_000_000.7).ts(NOW), Ok(Some(1_600_000_000)));
+        assert_eq!(
+            Value::Float(1_600_000_000.7).ts(NOW),
+            Ok(Some(1_600_000_000))
+        );
         assert_eq!(Value::Str(" ").ts(NOW), Ok(None));
     }
 
@@ -370,19 +417,31 @@ mod tests {
         let kind = |v: Value| v.ts(NOW).map_err(|b| b.kind);
         assert_eq!(kind(Value::Int(-5)), Err("negative timestamp"));
         assert_eq!(kind(Value::Int(12)), Err("timestamp before 1995"));
-        assert_eq!(kind(Value::Int(1_700_000_000 + 3 * 86_400)), Err("timestamp in the future"));
-        assert_eq!(kind(Value::Int(1_600_000_000_000_000)), Err("absurd timestamp"));
+        assert_eq!(
+            kind(Value::Int(1_700_000_000 + 3 * 86_400)),
+            Err("timestamp in the future")
+        );
+        assert_eq!(
+            kind(Value::Int(1_600_000_000_000_000)),
+            Err("absurd timestamp")
+        );
         assert_eq!(kind(Value::Str("yesterday")), Err("unparseable timestamp"));
         assert_eq!(Value::Int(12).ts(TimeRule::NonNegative), Ok(Some(12)));
     }
 
     #[test]
     fn ids_numbers_and_booleans() {
-        assert_eq!(Value::Float(42.0).id(), Ok(Some(Cow::Owned("42".to_owned()))));
+        assert_eq!(
+            Value::Float(42.0).id(),
+            Ok(Some(Cow::Owned("42".to_owned())))
+        );
         assert!(Value::Float(4.5).id().is_err());
         assert_eq!(Value::Str(" a ").id(), Ok(Some(Cow::Borrowed("a"))));
         let long = "x".repeat(MAX_ID_BYTES + 1);
-        assert_eq!(Value::Str(&long).id().map_err(|b| b.kind), Err("id too long"));
+        assert_eq!(
+            Value::Str(&long).id().map_err(|b| b.kind),
+            Err("id too long")
+        );
         assert_eq!(Value::Str("NaN").number(), Ok(None));
         assert_eq!(Value::Str("2.5").number(), Ok(Some(2.5)));
         assert_eq!(Value::Str("TRUE").boolean(), Ok(Some(true)));

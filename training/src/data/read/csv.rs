@@ -21,34 +21,7 @@ pub(super) fn read(
     sink: &mut dyn Sink,
     tally: &mut Tally<'_>,
 ) -> Result<(), DataError> {
-    let io = |source| DataError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    if len == 0 {
-        return Err(DataError::Empty {
-            path: path.to_owned(),
-        });
-    }
-    let mut reader = BufReader::with_capacity(256 * 1024, file);
-    let delimiter = match delimiter {
-        Some(d) => d,
-        None => {
-            let tsv = path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
-            let head = reader.fill_buf().map_err(io)?;
-            let line = head.split(|&b| b == b'\n').next().unwrap_or(head);
-            if tsv { b'\t' } else { sniff(line) }
-        }
-    };
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(reader);
+    let (mut csv, len) = open(path, delimiter)?;
     let mut record = csv::ByteRecord::new();
     let names: Vec<String> = match header {
         Some(names) => names.to_vec(),
@@ -83,7 +56,11 @@ pub(super) fn read(
                 Reject::new(
                     "*",
                     "wrong field count",
-                    format!("row has {} fields, the header has {}", record.len(), names.len()),
+                    format!(
+                        "row has {} fields, the header has {}",
+                        record.len(),
+                        names.len()
+                    ),
                 ),
             );
         } else {
@@ -96,7 +73,7 @@ pub(super) fn read(
                 },
             )?;
         }
-        if row % PROGRESS_EVERY == 0 {
+        if row.is_multiple_of(PROGRESS_EVERY) {
             bar.set_position(record.position().map_or(0, |p| p.byte()));
         }
     }
@@ -104,9 +81,61 @@ pub(super) fn read(
     Ok(())
 }
 
+/// The column names of a CSV file's header row (delimiter detected as in [`read`]).
+pub(super) fn header(path: &Path) -> Result<Vec<String>, DataError> {
+    let (mut csv, _) = open(path, None)?;
+    let mut record = csv::ByteRecord::new();
+    if !next(&mut csv, &mut record, path)? {
+        return Err(DataError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    header_names(&record, path)
+}
+
+/// A CSV reader over a non-empty file (without header handling) and the file's length.
+fn open(
+    path: &Path,
+    delimiter: Option<u8>,
+) -> Result<(csv::Reader<BufReader<File>>, u64), DataError> {
+    let io = |source| DataError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Err(DataError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let mut reader = BufReader::with_capacity(256 * 1024, file);
+    let delimiter = match delimiter {
+        Some(d) => d,
+        None if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("tsv")) =>
+        {
+            b'\t'
+        }
+        None => {
+            let head = reader.fill_buf().map_err(io)?;
+            sniff(head.split(|&b| b == b'\n').next().unwrap_or(head))
+        }
+    };
+    let csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(reader);
+    Ok((csv, len))
+}
+
 pub(super) fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// The most frequent of `,`, tab and `;` in the header line (`,` on ties or none).
@@ -182,7 +211,10 @@ impl Row for CsvRow<'_> {
             Ok(s) => Value::Str(s),
             Err(e) => Value::Invalid(Bad::new(
                 "not UTF-8",
-                format!("text is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+                format!(
+                    "text is not valid UTF-8 (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
             )),
         }
     }

@@ -89,7 +89,10 @@ impl<'l> EventSink<'l> {
 
     /// A ratings file: user → customer, item, optional time and rating.
     pub(crate) fn ratings(log: &'l mut EventLog, cols: &RatingsColumns, rule: TimeRule) -> Self {
-        let mut fields = vec![Field::new(&cols.user, Kind::Id), Field::new(&cols.item, Kind::Id)];
+        let mut fields = vec![
+            Field::new(&cols.user, Kind::Id),
+            Field::new(&cols.item, Kind::Id),
+        ];
         let mut slots = Slots {
             customer: Some(0),
             item: 1,
@@ -191,7 +194,11 @@ impl<'l> EventSink<'l> {
         let price = number(self.slots.price)?;
         if let Some(p) = price.filter(|p| *p < 0.0) {
             let column = self.slots.price.map_or("price", |f| self.name(f));
-            return Err(Reject::new(column, "negative price", format!("price {p} is negative")));
+            return Err(Reject::new(
+                column,
+                "negative price",
+                format!("price {p} is negative"),
+            ));
         }
         let rating = number(self.slots.rating)?;
         let (lo, hi) = self.rating_scale;
@@ -217,7 +224,11 @@ impl<'l> EventSink<'l> {
         };
         let text = |slot: Option<usize>| -> Result<Option<String>, Reject> {
             match slot {
-                Some(f) => Ok(values.get(f).text().map_err(bad(f))?.map(|t| t.trim().to_owned())),
+                Some(f) => Ok(values
+                    .get(f)
+                    .text()
+                    .map_err(bad(f))?
+                    .map(|t| t.trim().to_owned())),
                 None => Ok(None),
             }
         };
@@ -270,7 +281,11 @@ impl Sink for EventSink<'_> {
         if !has(self.slots.customer) && !has(self.slots.anonymous) {
             return Some(match self.slots.anonymous {
                 Some(_) => "customer_id or anonymous_id".to_owned(),
-                None => self.slots.customer.map_or("customer_id", |f| self.name(f)).to_owned(),
+                None => self
+                    .slots
+                    .customer
+                    .map_or("customer_id", |f| self.name(f))
+                    .to_owned(),
             });
         }
         None

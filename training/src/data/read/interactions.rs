@@ -31,22 +31,11 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// Reads an interaction file: Parquet (`.parquet`, `.pq`) or CSV (`.csv`, `.tsv`) by
 /// extension. Times may be any non-negative epoch time (synthetic times are allowed here).
 pub fn read_interactions(path: &Path) -> Result<(InteractionLog, Rejections), DataError> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    let source = match ext.as_str() {
-        "parquet" | "pq" => Source::Parquet,
-        "csv" | "tsv" => Source::Csv {
-            delimiter: None,
-            header: None,
-        },
-        _ => {
-            return Err(DataError::Format {
-                path: path.to_owned(),
-                reason: "interaction files must be .parquet, .pq, .csv or .tsv".to_owned(),
-            });
-        }
+    let Some(source) = source_for(path) else {
+        return Err(DataError::Format {
+            path: path.to_owned(),
+            reason: "interaction files must be .parquet, .pq, .csv or .tsv".to_owned(),
+        });
     };
     let mut rejections = Rejections::default();
     let mut sink = InteractionSink {
@@ -62,6 +51,34 @@ pub fn read_interactions(path: &Path) -> Result<(InteractionLog, Rejections), Da
     read_source(path, &source, Progress::Hidden, &mut sink, &mut tally)?;
     tally.finish()?;
     Ok((sink.log, rejections))
+}
+
+/// Whether `path` holds interactions (columns `user`, `item` and `ts`, no event `type`)
+/// rather than events: lets a command accept either. Only the header / schema is read;
+/// formats other than Parquet and CSV are never interaction files.
+pub fn looks_like_interactions(path: &Path) -> Result<bool, DataError> {
+    let columns = match source_for(path) {
+        Some(Source::Parquet) => super::parquet::column_names(path)?,
+        Some(_) => super::csv::header(path)?,
+        None => return Ok(false),
+    };
+    let has = |name: &str| columns.iter().any(|c| c == name);
+    Ok(has("user") && has("item") && has("ts") && !has("type"))
+}
+
+fn source_for(path: &Path) -> Option<Source> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "parquet" | "pq" => Some(Source::Parquet),
+        "csv" | "tsv" => Some(Source::Csv {
+            delimiter: None,
+            header: None,
+        }),
+        _ => None,
+    }
 }
 
 /// Writes `log` as Parquet with exactly the columns `user` (Utf8), `item` (Utf8), `ts`
@@ -82,7 +99,10 @@ pub fn write_interactions(path: &Path, log: &InteractionLog) -> Result<(), DataE
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".tmp");
     path.with_file_name(name)
 }
@@ -125,10 +145,11 @@ fn write_to(tmp: &Path, log: &InteractionLog) -> Result<(), DataError> {
             Arc::new(ts.finish()),
             Arc::new(weights.finish()),
         ];
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|source| DataError::Arrow {
-            path: tmp.to_owned(),
-            source,
-        })?;
+        let batch =
+            RecordBatch::try_new(schema.clone(), columns).map_err(|source| DataError::Arrow {
+                path: tmp.to_owned(),
+                source,
+            })?;
         writer.write(&batch).map_err(parquet_err)?;
     }
     let inner = writer.into_inner().map_err(parquet_err)?;
@@ -180,7 +201,10 @@ impl Sink for InteractionSink {
                 Value::Float(f) if f.is_nan() => {
                     return Err(Reject::new("weight", "not a number", "weight is NaN"));
                 }
-                v => v.number().map_err(|b| Reject::from_bad("weight", b))?.unwrap_or(1.0),
+                v => v
+                    .number()
+                    .map_err(|b| Reject::from_bad("weight", b))?
+                    .unwrap_or(1.0),
             };
             Ok((user, item, ts, weight as f32))
         })();

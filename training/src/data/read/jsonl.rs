@@ -79,17 +79,22 @@ pub(super) fn read(
                 continue;
             }
             let Ok(text) = std::str::from_utf8(trimmed) else {
-                tally.reject(line_no, Reject::new("*", "not UTF-8", "line is not valid UTF-8"));
+                tally.reject(
+                    line_no,
+                    Reject::new("*", "not UTF-8", "line is not valid UTF-8"),
+                );
                 continue;
             };
             match serde_json::from_str::<Json>(text) {
-                Ok(value) => object_row(line_no, &value, &names, &mut seen, &mut keys, sink, tally)?,
+                Ok(value) => {
+                    object_row(line_no, &value, &names, &mut seen, &mut keys, sink, tally)?
+                }
                 Err(e) => tally.reject(
                     line_no,
                     Reject::new("*", "invalid JSON", format!("invalid JSON: {e}")),
                 ),
             }
-            if line_no % PROGRESS_EVERY == 0 {
+            if line_no.is_multiple_of(PROGRESS_EVERY) {
                 bar.set_position(consumed);
             }
         }
@@ -113,7 +118,10 @@ fn object_row(
     tally: &mut Tally<'_>,
 ) -> Result<(), DataError> {
     let Json::Object(object) = value else {
-        tally.reject(row, Reject::new("*", "not a JSON object", "line is not a JSON object"));
+        tally.reject(
+            row,
+            Reject::new("*", "not a JSON object", "line is not a JSON object"),
+        );
         return Ok(());
     };
     let context = match object.get("context") {
@@ -143,7 +151,11 @@ fn object_row(
     )
 }
 
-fn lookup<'v>(object: &'v Map<String, Json>, context: Option<&'v Map<String, Json>>, name: &str) -> Option<&'v Json> {
+fn lookup<'v>(
+    object: &'v Map<String, Json>,
+    context: Option<&'v Map<String, Json>>,
+    name: &str,
+) -> Option<&'v Json> {
     match object.get(name) {
         Some(v) => Some(v),
         None if CONTEXT_FIELDS.contains(&name) => context.and_then(|c| c.get(name)),
@@ -167,13 +179,19 @@ impl Row for JsonRow<'_> {
                 (Some(i), _, _) => Value::Int(i),
                 (None, Some(u), _) => Value::BigUint(u),
                 (None, None, Some(f)) => Value::Float(f),
-                (None, None, None) => Value::Invalid(Bad::new("not a number", format!("{n} is not a number"))),
+                (None, None, None) => {
+                    Value::Invalid(Bad::new("not a number", format!("{n} is not a number")))
+                }
             },
             Some(other) => Value::Invalid(Bad::new(
                 "wrong type",
                 format!(
                     "expected a string, number or boolean, found {}",
-                    if other.is_array() { "an array" } else { "an object" }
+                    if other.is_array() {
+                        "an array"
+                    } else {
+                        "an object"
+                    }
                 ),
             )),
         }

@@ -13,6 +13,10 @@
 //! - a file whose rows are all rejected is a [`DataError::AllRejected`] quoting the first
 //!   reason, so bad data never turns silently into a smaller model.
 //!
+//! [`read_interactions`] / [`write_interactions`] handle the `user, item, ts, weight` files of
+//! the evaluation protocol, and [`looks_like_interactions`] tells such a file from an event
+//! file by its columns.
+//!
 //! Layout: [`columns`] converts cell values (the rules for ids, timestamps, numbers);
 //! `parquet`, `csv` and `jsonl` are the sources, which turn a file into rows of cells;
 //! `events`, `catalog`, `identities` and `interactions` are the sinks, which check rows
@@ -28,7 +32,7 @@ mod interactions;
 mod jsonl;
 mod parquet;
 
-pub use interactions::{read_interactions, write_interactions};
+pub use interactions::{looks_like_interactions, read_interactions, write_interactions};
 
 use crate::data::{Catalog, DataError, EventLog, IdentityLinks, Rejection, Rejections};
 use crate::progress::Progress;
@@ -201,7 +205,10 @@ pub fn read_catalog(path: &Path, opts: &ReadOptions) -> Result<(Catalog, Rejecti
 /// Reads identity links (`anonymous_id` → `customer_id`, optional `ts`). When every link
 /// has a time, links are ordered by it (so the latest link of an anonymous id wins);
 /// otherwise file order is kept.
-pub fn read_identities(path: &Path, opts: &ReadOptions) -> Result<(IdentityLinks, Rejections), DataError> {
+pub fn read_identities(
+    path: &Path,
+    opts: &ReadOptions,
+) -> Result<(IdentityLinks, Rejections), DataError> {
     let source = table_source(path, &opts.format, "identity links")?;
     let mut rejections = Rejections::default();
     let mut sink = identities::IdentitySink::new(opts.time_rule());
@@ -263,9 +270,10 @@ fn resolve_format(path: &Path, format: &Format) -> Result<Resolved, DataError> {
                 _ => {
                     return Err(DataError::Format {
                         path: path.to_owned(),
-                        reason: "cannot tell the format from the file name; expected .parquet, .pq, \
+                        reason:
+                            "cannot tell the format from the file name; expected .parquet, .pq, \
                                  .csv, .tsv, .jsonl, .ndjson, .json or a MovieLens u.data"
-                            .to_owned(),
+                                .to_owned(),
                     });
                 }
             }
@@ -291,7 +299,22 @@ pub(crate) fn read_source(
     tally: &mut Tally<'_>,
 ) -> Result<(), DataError> {
     match source {
-        Source::Parquet => parquet::read(path, progress, sink, tally),
+        Source::Parquet => {
+            // The Parquet decoder is third-party code facing untrusted bytes; should a corrupt
+            // file make it panic, that is reported as a corrupt file, not a crash.
+            let run = std::panic::AssertUnwindSafe(|| parquet::read(path, progress, sink, tally));
+            std::panic::catch_unwind(run).unwrap_or_else(|panic| {
+                let detail = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no detail");
+                Err(DataError::Format {
+                    path: path.to_owned(),
+                    reason: format!("corrupt Parquet file (the decoder failed: {detail})"),
+                })
+            })
+        }
         Source::Csv { delimiter, header } => {
             csv::read(path, *delimiter, header.as_deref(), progress, sink, tally)
         }
@@ -368,7 +391,12 @@ impl<'a> Tally<'a> {
     }
 
     /// Passes one row to the sink and counts the outcome.
-    pub(crate) fn feed(&mut self, sink: &mut dyn Sink, row: usize, values: &dyn Row) -> Result<(), DataError> {
+    pub(crate) fn feed(
+        &mut self,
+        sink: &mut dyn Sink,
+        row: usize,
+        values: &dyn Row,
+    ) -> Result<(), DataError> {
         match sink.accept(row, values)? {
             Ok(()) => {
                 self.rows += 1;
@@ -395,7 +423,12 @@ impl<'a> Tally<'a> {
     }
 
     /// The missing-column error for a sink, given which of its fields the file has.
-    pub(crate) fn check_columns(&self, sink: &dyn Sink, present: &[bool], found: &[String]) -> Result<(), DataError> {
+    pub(crate) fn check_columns(
+        &self,
+        sink: &dyn Sink,
+        present: &[bool],
+        found: &[String],
+    ) -> Result<(), DataError> {
         match sink.missing(present) {
             None => Ok(()),
             Some(column) => Err(DataError::MissingColumn {

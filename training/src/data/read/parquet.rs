@@ -13,9 +13,9 @@ use crate::data::DataError;
 use crate::progress::Progress;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Date64Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    Date32Type, Date64Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type,
+    Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::{DataType, Schema, TimeUnit};
@@ -113,13 +113,33 @@ pub(super) fn read(
     Ok(())
 }
 
+/// The top-level column names of a Parquet file.
+pub(super) fn column_names(path: &Path) -> Result<Vec<String>, DataError> {
+    let file = File::open(path).map_err(|source| DataError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| DataError::Parquet {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
+}
+
 /// Finds a field by name (exactly, then ignoring ASCII case), also inside `context`.
 fn locate<'s>(schema: &'s Schema, name: &str) -> (Place, Option<usize>, Option<&'s DataType>) {
     let fields = schema.fields();
-    let top = fields
-        .iter()
-        .position(|f| f.name() == name)
-        .or_else(|| fields.iter().position(|f| f.name().eq_ignore_ascii_case(name)));
+    let top = fields.iter().position(|f| f.name() == name).or_else(|| {
+        fields
+            .iter()
+            .position(|f| f.name().eq_ignore_ascii_case(name))
+    });
     if let Some(i) = top {
         let f = &fields[i];
         return (Place::Top(f.name().clone()), Some(i), Some(f.data_type()));
@@ -129,7 +149,11 @@ fn locate<'s>(schema: &'s Schema, name: &str) -> (Place, Option<usize>, Option<&
         && let DataType::Struct(children) = fields[ci].data_type()
         && let Some(child) = children.iter().find(|c| c.name() == name)
     {
-        return (Place::Context(child.name().clone()), Some(ci), Some(child.data_type()));
+        return (
+            Place::Context(child.name().clone()),
+            Some(ci),
+            Some(child.data_type()),
+        );
     }
     (Place::Absent, None, None)
 }
@@ -137,7 +161,11 @@ fn locate<'s>(schema: &'s Schema, name: &str) -> (Place, Option<usize>, Option<&
 fn is_string(t: &DataType) -> bool {
     matches!(
         t,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Binary | DataType::LargeBinary
+        DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Utf8View
+            | DataType::Binary
+            | DataType::LargeBinary
     )
 }
 
@@ -160,7 +188,10 @@ fn usable(kind: Kind, t: &DataType) -> bool {
         Kind::Time => {
             is_int(t)
                 || float
-                || matches!(t, DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64)
+                || matches!(
+                    t,
+                    DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64
+                )
         }
         Kind::Number => is_int(t) || float || matches!(t, DataType::Decimal128(_, _)),
         Kind::Bool => is_int(t) || matches!(t, DataType::Boolean),
@@ -238,8 +269,12 @@ fn getter(t: &DataType) -> Option<fn(&dyn Array, usize) -> Value<'static>> {
         DataType::Decimal128(_, _) => decimal128,
         DataType::Timestamp(TimeUnit::Second, _) => stamp::<TimestampSecondType, 1>,
         DataType::Timestamp(TimeUnit::Millisecond, _) => stamp::<TimestampMillisecondType, 1_000>,
-        DataType::Timestamp(TimeUnit::Microsecond, _) => stamp::<TimestampMicrosecondType, 1_000_000>,
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => stamp::<TimestampNanosecondType, 1_000_000_000>,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            stamp::<TimestampMicrosecondType, 1_000_000>
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            stamp::<TimestampNanosecondType, 1_000_000_000>
+        }
         DataType::Date32 => date32,
         DataType::Date64 => stamp::<Date64Type, 1_000>,
         _ => return None,
@@ -247,7 +282,10 @@ fn getter(t: &DataType) -> Option<fn(&dyn Array, usize) -> Value<'static>> {
 }
 
 fn mismatch() -> Value<'static> {
-    Value::Invalid(Bad::new("wrong type", "column changed type within the file"))
+    Value::Invalid(Bad::new(
+        "wrong type",
+        "column changed type within the file",
+    ))
 }
 
 fn int<T: ArrowPrimitiveType>(a: &dyn Array, i: usize) -> Value<'static>
@@ -276,17 +314,19 @@ fn float64(a: &dyn Array, i: usize) -> Value<'static> {
 }
 
 fn decimal128(a: &dyn Array, i: usize) -> Value<'static> {
-    a.as_primitive_opt::<Decimal128Type>().map_or_else(mismatch, |p| {
-        Value::Float(p.value(i) as f64 / 10f64.powi(i32::from(p.scale())))
-    })
+    a.as_primitive_opt::<Decimal128Type>()
+        .map_or_else(mismatch, |p| {
+            Value::Float(p.value(i) as f64 / 10f64.powi(i32::from(p.scale())))
+        })
 }
 
 fn stamp<T: ArrowPrimitiveType, const PER_SEC: i64>(a: &dyn Array, i: usize) -> Value<'static>
 where
     T::Native: Into<i64>,
 {
-    a.as_primitive_opt::<T>()
-        .map_or_else(mismatch, |p| Value::Secs(Into::<i64>::into(p.value(i)).div_euclid(PER_SEC)))
+    a.as_primitive_opt::<T>().map_or_else(mismatch, |p| {
+        Value::Secs(Into::<i64>::into(p.value(i)).div_euclid(PER_SEC))
+    })
 }
 
 fn date32(a: &dyn Array, i: usize) -> Value<'static> {
@@ -299,7 +339,10 @@ fn utf8(bytes: &[u8]) -> Value<'_> {
         Ok(s) => Value::Str(s),
         Err(e) => Value::Invalid(Bad::new(
             "not UTF-8",
-            format!("text is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+            format!(
+                "text is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
         )),
     }
 }
@@ -315,7 +358,11 @@ impl Col<'_> {
             Col::LargeBin(a) if a.is_valid(i) => utf8(a.value(i)),
             Col::Bool(a) if a.is_valid(i) => Value::Bool(a.value(i)),
             Col::Prim { array, get } if array.is_valid(i) => get(*array, i),
-            Col::Dict { keys, index, values } if keys.is_valid(i) => match index.get(i) {
+            Col::Dict {
+                keys,
+                index,
+                values,
+            } if keys.is_valid(i) => match index.get(i) {
                 Some(&k) => values.value(k),
                 None => Value::Null,
             },
