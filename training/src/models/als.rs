@@ -93,21 +93,38 @@ pub struct Als {
     yty: Vec<f32>,
 }
 
+/// Independent accumulators of [`dot`]: two 8-wide FMA chains on AVX2, so that one chain's
+/// latency hides behind the other's.
+const DOT_LANES: usize = 16;
+
+/// Outputs of [`symv`] kept in registers at once: eight 8-wide AVX2 registers, enough
+/// independent FMA chains to keep both FMA units busy.
+const SYMV_BLOCK: usize = 64;
+
 #[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, ra) = a.split_at(a.len() / 8 * 8);
-    let (cb, rb) = b.split_at(ca.len());
-    for (x, y) in ca.chunks_exact(8).zip(cb.chunks_exact(8)) {
-        for l in 0..8 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; DOT_LANES];
+    let (ca, cb) = (a.chunks_exact(DOT_LANES), b.chunks_exact(DOT_LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..DOT_LANES {
             acc[l] = x[l].mul_add(y[l], acc[l]);
         }
     }
-    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    let mut tail = 0f32;
     for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
+        tail = x.mul_add(*y, tail);
     }
-    s
+    let mut width = DOT_LANES;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            acc[l] += acc[l + width];
+        }
+    }
+    acc[0] + tail
 }
 
 #[inline(always)]
@@ -117,10 +134,26 @@ fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// `out = A x` for a symmetric row-major `k × k` matrix `A`.
+///
+/// Blocks of [`SYMV_BLOCK`] outputs are accumulated in registers as `Σ_j x_j · A[j, block]`
+/// (row `j` equals column `j`), one broadcast and a few FMAs per `j`; the outputs left over
+/// when `k` is not a multiple of the block are dot products of rows.
 #[inline(always)]
 fn symv(a: &[f32], x: &[f32], out: &mut [f32]) {
     let k = x.len();
-    for (o, row) in out.iter_mut().zip(a.chunks_exact(k)) {
+    let blocked = k / SYMV_BLOCK * SYMV_BLOCK;
+    for start in (0..blocked).step_by(SYMV_BLOCK) {
+        let mut acc = [0f32; SYMV_BLOCK];
+        for (row, &xj) in a.chunks_exact(k).zip(x) {
+            let block = &row[start..start + SYMV_BLOCK];
+            for l in 0..SYMV_BLOCK {
+                acc[l] = xj.mul_add(block[l], acc[l]);
+            }
+        }
+        out[start..start + SYMV_BLOCK].copy_from_slice(&acc);
+    }
+    for (o, row) in out[blocked..].iter_mut().zip(a.chunks_exact(k).skip(blocked)) {
         *o = dot(row, x);
     }
 }
@@ -132,21 +165,35 @@ struct Scratch {
     ap: Vec<f32>,
 }
 
-/// Warm-started CG for one row: solves `(YᵀY + λI + Yᵀ(C−I)Y) x = YᵀC·1` over the row's cells.
-#[inline(always)]
-fn cg_row(
-    x: &mut [f32],
-    cols: &[u32],
-    vals: &[f32],
-    y: &[f32],
-    yty: &[f32],
+impl Scratch {
+    fn new(k: usize) -> Self {
+        Scratch {
+            r: vec![0.0; k],
+            p: vec![0.0; k],
+            ap: vec![0.0; k],
+        }
+    }
+}
+
+/// The fixed side of a half-step: the other side's factors, their Gram matrix and the solver
+/// settings.
+#[derive(Clone, Copy)]
+struct Fixed<'a> {
+    /// Factors of the other side, row-major `n × k`.
+    y: &'a [f32],
+    /// `YᵀY + λI`, row-major `k × k`.
+    yty: &'a [f32],
     alpha: f32,
     steps: usize,
-    s: &mut Scratch,
-) {
+}
+
+/// Warm-started CG for one row: solves `(YᵀY + λI + Yᵀ(C−I)Y) x = YᵀC·1` over the row's cells.
+#[inline(always)]
+fn cg_row(x: &mut [f32], cols: &[u32], vals: &[f32], f: Fixed<'_>, s: &mut Scratch) {
     let k = x.len();
+    let (y, alpha) = (f.y, f.alpha);
     // r = b − A x
-    symv(yty, x, &mut s.r);
+    symv(f.yty, x, &mut s.r);
     for v in s.r.iter_mut() {
         *v = -*v;
     }
@@ -161,8 +208,8 @@ fn cg_row(
     if rs_old < 1e-20 {
         return;
     }
-    for _ in 0..steps {
-        symv(yty, &s.p, &mut s.ap);
+    for _ in 0..f.steps {
+        symv(f.yty, &s.p, &mut s.ap);
         for (&c, &v) in cols.iter().zip(vals) {
             let yi = &y[c as usize * k..(c as usize + 1) * k];
             let coef = alpha * v * dot(yi, &s.p);
@@ -181,7 +228,7 @@ fn cg_row(
         }
         let beta = rs_new / rs_old;
         for (p, r) in s.p.iter_mut().zip(&s.r) {
-            *p = r + beta * *p;
+            *p = beta.mul_add(*p, *r);
         }
         rs_old = rs_new;
     }
@@ -200,28 +247,61 @@ fn gram(y: &[f32], k: usize, reg: f32) -> Vec<f32> {
     g.iter().copied().collect()
 }
 
+/// Rows solved by one rayon task.
+const ROWS_PER_TASK: usize = 64;
+
+/// One task's rows, solved inside [`pulp::Arch::dispatch`].
+///
+/// A `WithSimd` type rather than a closure: its `with_simd` is monomorphised into pulp's
+/// `#[target_feature]` function and everything below it is inlined, so the kernels are
+/// compiled for AVX2 + FMA (a closure body stays a separate baseline function, where
+/// `mul_add` becomes a call to a software `fmaf`).
+struct SolveRows<'a> {
+    rows: &'a mut [f32],
+    /// Factors per row.
+    k: usize,
+    first_row: usize,
+    m: &'a SparseMatrix,
+    fixed: Fixed<'a>,
+}
+
+impl pulp::WithSimd for SolveRows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let k = self.k;
+        let mut s = Scratch::new(k);
+        for (j, xr) in self.rows.chunks_exact_mut(k).enumerate() {
+            let (cols, vals) = self.m.row(self.first_row + j);
+            if cols.is_empty() {
+                xr.fill(0.0);
+                continue;
+            }
+            cg_row(xr, cols, vals, self.fixed, &mut s);
+        }
+    }
+}
+
 /// One half-step: solves every row of `x` against the fixed `y`.
 fn solve_side(x: &mut [f32], y: &[f32], m: &SparseMatrix, k: usize, params: &AlsParams) {
     let yty = gram(y, k, params.regularization);
+    let fixed = Fixed {
+        y,
+        yty: &yty,
+        alpha: params.alpha,
+        steps: params.cg_steps,
+    };
     let arch = pulp::Arch::new();
-    x.par_chunks_mut(k * 64)
+    x.par_chunks_mut(k * ROWS_PER_TASK)
         .enumerate()
         .for_each(|(chunk, rows)| {
-            let mut s = Scratch {
-                r: vec![0.0; k],
-                p: vec![0.0; k],
-                ap: vec![0.0; k],
-            };
-            arch.dispatch(|| {
-                for (j, xr) in rows.chunks_exact_mut(k).enumerate() {
-                    let u = chunk * 64 + j;
-                    let (cols, vals) = m.row(u);
-                    if cols.is_empty() {
-                        xr.fill(0.0);
-                        continue;
-                    }
-                    cg_row(xr, cols, vals, y, &yty, params.alpha, params.cg_steps, &mut s);
-                }
+            arch.dispatch(SolveRows {
+                rows,
+                k,
+                first_row: chunk * ROWS_PER_TASK,
+                m,
+                fixed,
             });
         });
 }

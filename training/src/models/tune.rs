@@ -70,6 +70,8 @@ pub struct Trial {
     pub model: String,
     pub ndcg: f64,
     pub recall: f64,
+    /// Time to evaluate the candidate (its fit is not included).
+    pub seconds: f64,
 }
 
 /// What tuning chose and saw.
@@ -120,13 +122,23 @@ struct Bench<'a> {
 
 impl Bench<'_> {
     fn run(&mut self, name: String, model: &dyn Recommender) -> Metrics {
+        let start = std::time::Instant::now();
         let m = evaluate_with(model, self.train, &self.hist, &self.valid, self.k);
+        let seconds = start.elapsed().as_secs_f64();
+        tracing_trial(&name, &m, seconds);
         self.trials.push(Trial {
             model: name,
             ndcg: m.ndcg,
             recall: m.recall,
+            seconds,
         });
         m
+    }
+}
+
+fn tracing_trial(name: &str, m: &Metrics, seconds: f64) {
+    if std::env::var_os("KINDRED_TRACE_TUNING").is_some() {
+        eprintln!("  trial {name}: ndcg {:.4} recall {:.4} ({seconds:.2}s)", m.ndcg, m.recall);
     }
 }
 
