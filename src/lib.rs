@@ -5,5 +5,8 @@
 //! pipeline lives in [`kindred_training`], re-exported here as [`training`].
 
 pub mod cli;
+pub mod config;
+pub mod server;
+pub mod serving;
 
 pub use kindred_training as training;

@@ -356,6 +356,101 @@ pub fn read_embeddings_file(path: &Path) -> Result<(Vec<String>, Array2<f32>), B
     Ok((ids, matrix))
 }
 
+/// `model.json`: the served recommender's parameters and item space.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelFile {
+    pub params: crate::models::hybrid::HybridParams,
+    pub description: String,
+    /// External item ids in the model's index order.
+    pub items: Vec<String>,
+    /// Popularity score per model item.
+    pub popularity: Vec<f32>,
+    /// Items with an EASE weight row, in row order (when EASE is in the blend).
+    pub ease_items: Option<Vec<String>>,
+}
+
+/// The fitted recommender of a bundle with its item id map.
+#[derive(Debug, Clone)]
+pub struct LoadedRecommender {
+    pub model: crate::models::hybrid::Hybrid,
+    /// Model item index ↔ external item id.
+    pub items: crate::ids::IdMap,
+}
+
+/// Rebuilds the served [`crate::models::hybrid::Hybrid`] from a verified bundle.
+pub fn load_recommender(reader: &BundleReader) -> Result<LoadedRecommender, BundleError> {
+    use crate::models::als::Als;
+    use crate::models::ease::Ease;
+    use crate::models::hybrid::Hybrid;
+    use crate::models::popularity::Popularity;
+    let corrupt = |file: &str, reason: String| BundleError::Corrupt {
+        path: reader.dir.clone(),
+        file: file.to_owned(),
+        reason,
+    };
+    let file: ModelFile = reader.read_json("model.json")?;
+    let items = crate::ids::IdMap::from_ids(file.items.iter().cloned());
+    let n = items.len();
+    if file.popularity.len() != n {
+        return Err(corrupt(
+            "model.json",
+            format!("{} popularity scores for {n} items", file.popularity.len()),
+        ));
+    }
+    let ease = match (&file.params.ease, &file.ease_items) {
+        (Some((p, _)), Some(ids)) => {
+            let path = reader.require("ease_weights.f32")?;
+            let bytes = fs::read(&path).map_err(io_err(&path))?;
+            let m = ids.len();
+            if bytes.len() != m * m * 4 {
+                return Err(corrupt(
+                    "ease_weights.f32",
+                    format!("{} bytes for {m} × {m} weights", bytes.len()),
+                ));
+            }
+            let values: Vec<f32> = bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            let weights = Array2::from_shape_vec((m, m), values)
+                .map_err(|e| corrupt("ease_weights.f32", e.to_string()))?;
+            let modelled = ids
+                .iter()
+                .map(|id| items.get(id))
+                .collect::<Option<Vec<u32>>>()
+                .ok_or_else(|| corrupt("model.json", "an EASE item is not a model item".into()))?;
+            Some(
+                Ease::from_parts(*p, n, modelled, weights)
+                    .ok_or_else(|| corrupt("ease_weights.f32", "shape mismatch".into()))?,
+            )
+        }
+        (None, _) => None,
+        (Some(_), None) => return Err(corrupt("model.json", "EASE without ease_items".into())),
+    };
+    let als = match &file.params.als {
+        Some((p, _)) => {
+            let (ids, item_factors) = reader.read_embeddings("als_item_factors.parquet")?;
+            if ids.len() != n || item_factors.ncols() != p.factors {
+                return Err(corrupt(
+                    "als_item_factors.parquet",
+                    format!("{} × {} factors for {n} items of {} factors", ids.len(), item_factors.ncols(), p.factors),
+                ));
+            }
+            let (_, user_factors) = reader.read_embeddings("customer_embeddings.parquet")?;
+            Some(Als::from_factors(*p, user_factors, item_factors))
+        }
+        None => None,
+    };
+    let popularity = Popularity {
+        scores: file.popularity,
+        params: file.params.popularity.0,
+    };
+    Ok(LoadedRecommender {
+        model: Hybrid::from_parts(file.params, ease, als, popularity),
+        items,
+    })
+}
+
 /// An opened, verified bundle.
 #[derive(Debug, Clone)]
 pub struct BundleReader {
@@ -431,7 +526,8 @@ impl BundleReader {
         self.dir.join(name)
     }
 
-    fn require(&self, name: &str) -> Result<PathBuf, BundleError> {
+    /// The path of `name`, which the manifest must list.
+    pub fn require(&self, name: &str) -> Result<PathBuf, BundleError> {
         if !self.manifest.files.contains_key(name) {
             return Err(BundleError::MissingFile {
                 path: self.dir.clone(),

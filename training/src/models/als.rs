@@ -93,68 +93,91 @@ pub struct Als {
     yty: Vec<f32>,
 }
 
-/// Independent accumulators of [`dot`]: two 8-wide FMA chains on AVX2, so that one chain's
-/// latency hides behind the other's.
-const DOT_LANES: usize = 16;
-
-/// Outputs of [`symv`] kept in registers at once: eight 8-wide AVX2 registers, enough
+/// Vector accumulators of [`symv`]'s output block (eight AVX2 registers = 64 outputs): enough
 /// independent FMA chains to keep both FMA units busy.
-const SYMV_BLOCK: usize = 64;
+const SYMV_VECS: usize = 8;
 
+/// A portable dot product for code outside the SIMD kernels (scoring): eight independent
+/// sums, plain multiply and add so that it vectorises for the baseline target too.
 #[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0f32; DOT_LANES];
-    let (ca, cb) = (a.chunks_exact(DOT_LANES), b.chunks_exact(DOT_LANES));
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
     for (x, y) in ca.zip(cb) {
-        for l in 0..DOT_LANES {
-            acc[l] = x[l].mul_add(y[l], acc[l]);
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
         }
     }
-    let mut tail = 0f32;
+    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
     for (x, y) in ra.iter().zip(rb) {
-        tail = x.mul_add(*y, tail);
+        s += x * y;
     }
-    let mut width = DOT_LANES;
-    while width > 1 {
-        width /= 2;
-        for l in 0..width {
-            acc[l] += acc[l + width];
-        }
-    }
-    acc[0] + tail
+    s
 }
 
+/// `a · b` in the SIMD width of `S`, two independent vector accumulators.
 #[inline(always)]
-fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi = alpha.mul_add(*xi, *yi);
+fn simd_dot<S: pulp::Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    let (ha, ta) = S::as_simd_f32s(a);
+    let (hb, tb) = S::as_simd_f32s(b);
+    let (mut acc0, mut acc1) = (simd.splat_f32s(0.0), simd.splat_f32s(0.0));
+    let (ca, cb) = (ha.chunks_exact(2), hb.chunks_exact(2));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        acc0 = simd.mul_add_f32s(x[0], y[0], acc0);
+        acc1 = simd.mul_add_f32s(x[1], y[1], acc1);
+    }
+    for (x, y) in ra.iter().zip(rb) {
+        acc0 = simd.mul_add_f32s(*x, *y, acc0);
+    }
+    let mut s = simd.reduce_sum_f32s(simd.add_f32s(acc0, acc1));
+    for (x, y) in ta.iter().zip(tb) {
+        s += x * y;
+    }
+    s
+}
+
+/// `y += alpha · x` in the SIMD width of `S`.
+#[inline(always)]
+fn axpy<S: pulp::Simd>(simd: S, alpha: f32, x: &[f32], y: &mut [f32]) {
+    let (hx, tx) = S::as_simd_f32s(x);
+    let (hy, ty) = S::as_mut_simd_f32s(y);
+    let a = simd.splat_f32s(alpha);
+    for (yv, xv) in hy.iter_mut().zip(hx) {
+        *yv = simd.mul_add_f32s(a, *xv, *yv);
+    }
+    for (yi, xi) in ty.iter_mut().zip(tx) {
+        *yi += alpha * xi;
     }
 }
 
 /// `out = A x` for a symmetric row-major `k × k` matrix `A`.
 ///
-/// Blocks of [`SYMV_BLOCK`] outputs are accumulated in registers as `Σ_j x_j · A[j, block]`
-/// (row `j` equals column `j`), one broadcast and a few FMAs per `j`; the outputs left over
-/// when `k` is not a multiple of the block are dot products of rows.
+/// Blocks of [`SYMV_VECS`] vectors of outputs are accumulated in registers as
+/// `Σ_j x_j · A[j, block]` (row `j` equals column `j`): one broadcast and eight FMAs per `j`,
+/// each row read once per block. The outputs left over when `k` is not a multiple of the
+/// block are dot products of rows.
 #[inline(always)]
-fn symv(a: &[f32], x: &[f32], out: &mut [f32]) {
+fn symv<S: pulp::Simd>(simd: S, a: &[f32], x: &[f32], out: &mut [f32]) {
     let k = x.len();
-    let blocked = k / SYMV_BLOCK * SYMV_BLOCK;
-    for start in (0..blocked).step_by(SYMV_BLOCK) {
-        let mut acc = [0f32; SYMV_BLOCK];
+    let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
+    let block = SYMV_VECS * lanes;
+    let blocked = k / block * block;
+    let (out_head, _) = S::as_mut_simd_f32s(&mut out[..blocked]);
+    for (b, out_block) in out_head.chunks_exact_mut(SYMV_VECS).enumerate() {
+        let mut acc = [simd.splat_f32s(0.0); SYMV_VECS];
         for (row, &xj) in a.chunks_exact(k).zip(x) {
-            let block = &row[start..start + SYMV_BLOCK];
-            for l in 0..SYMV_BLOCK {
-                acc[l] = xj.mul_add(block[l], acc[l]);
+            let (row_head, _) = S::as_simd_f32s(&row[b * block..(b + 1) * block]);
+            let xs = simd.splat_f32s(xj);
+            for (acc, &r) in acc.iter_mut().zip(row_head) {
+                *acc = simd.mul_add_f32s(xs, r, *acc);
             }
         }
-        out[start..start + SYMV_BLOCK].copy_from_slice(&acc);
+        out_block.copy_from_slice(&acc);
     }
     for (o, row) in out[blocked..].iter_mut().zip(a.chunks_exact(k).skip(blocked)) {
-        *o = dot(row, x);
+        *o = simd_dot(simd, row, x);
     }
 }
 
@@ -189,46 +212,53 @@ struct Fixed<'a> {
 
 /// Warm-started CG for one row: solves `(YᵀY + λI + Yᵀ(C−I)Y) x = YᵀC·1` over the row's cells.
 #[inline(always)]
-fn cg_row(x: &mut [f32], cols: &[u32], vals: &[f32], f: Fixed<'_>, s: &mut Scratch) {
+fn cg_row<S: pulp::Simd>(
+    simd: S,
+    x: &mut [f32],
+    cols: &[u32],
+    vals: &[f32],
+    f: Fixed<'_>,
+    s: &mut Scratch,
+) {
     let k = x.len();
     let (y, alpha) = (f.y, f.alpha);
     // r = b − A x
-    symv(f.yty, x, &mut s.r);
+    symv(simd, f.yty, x, &mut s.r);
     for v in s.r.iter_mut() {
         *v = -*v;
     }
     for (&c, &v) in cols.iter().zip(vals) {
         let yi = &y[c as usize * k..(c as usize + 1) * k];
         let conf = 1.0 + alpha * v;
-        let coef = conf - (conf - 1.0) * dot(yi, x);
-        axpy(coef, yi, &mut s.r);
+        let coef = conf - (conf - 1.0) * simd_dot(simd, yi, x);
+        axpy(simd, coef, yi, &mut s.r);
     }
     s.p.copy_from_slice(&s.r);
-    let mut rs_old = dot(&s.r, &s.r);
+    let mut rs_old = simd_dot(simd, &s.r, &s.r);
     if rs_old < 1e-20 {
         return;
     }
     for _ in 0..f.steps {
-        symv(f.yty, &s.p, &mut s.ap);
+        symv(simd, f.yty, &s.p, &mut s.ap);
         for (&c, &v) in cols.iter().zip(vals) {
             let yi = &y[c as usize * k..(c as usize + 1) * k];
-            let coef = alpha * v * dot(yi, &s.p);
-            axpy(coef, yi, &mut s.ap);
+            let coef = alpha * v * simd_dot(simd, yi, &s.p);
+            axpy(simd, coef, yi, &mut s.ap);
         }
-        let pap = dot(&s.p, &s.ap);
+        let pap = simd_dot(simd, &s.p, &s.ap);
         if pap <= 0.0 || !pap.is_finite() {
             return;
         }
         let a = rs_old / pap;
-        axpy(a, &s.p, x);
-        axpy(-a, &s.ap, &mut s.r);
-        let rs_new = dot(&s.r, &s.r);
+        axpy(simd, a, &s.p, x);
+        axpy(simd, -a, &s.ap, &mut s.r);
+        let rs_new = simd_dot(simd, &s.r, &s.r);
         if rs_new < 1e-20 {
             return;
         }
         let beta = rs_new / rs_old;
         for (p, r) in s.p.iter_mut().zip(&s.r) {
-            *p = beta.mul_add(*p, *r);
+            *p = r + beta * *p;
         }
         rs_old = rs_new;
     }
@@ -269,7 +299,7 @@ impl pulp::WithSimd for SolveRows<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
         let k = self.k;
         let mut s = Scratch::new(k);
         for (j, xr) in self.rows.chunks_exact_mut(k).enumerate() {
@@ -278,7 +308,7 @@ impl pulp::WithSimd for SolveRows<'_> {
                 xr.fill(0.0);
                 continue;
             }
-            cg_row(xr, cols, vals, self.fixed, &mut s);
+            cg_row(simd, xr, cols, vals, self.fixed, &mut s);
         }
     }
 }
@@ -472,6 +502,51 @@ mod tests {
         let err: f32 = folded.iter().zip(trained.iter()).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt();
         let norm: f32 = trained.iter().map(|a| a * a).sum::<f32>().sqrt();
         assert!(err / norm < 0.1, "relative error {}", err / norm);
+    }
+
+    /// Runs the SIMD kernels against naive `f64` sums for sizes around the vector and block
+    /// widths (`k = 64` and `128` take the register-blocked `symv`).
+    struct KernelCheck;
+
+    impl pulp::WithSimd for KernelCheck {
+        type Output = ();
+
+        fn with_simd<S: pulp::Simd>(self, simd: S) {
+            for k in [1usize, 3, 8, 17, 63, 64, 65, 100, 128, 130] {
+                let a: Vec<f32> = (0..k).map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0).collect();
+                let b: Vec<f32> = (0..k).map(|i| ((i * 5 % 13) as f32 - 6.0) / 4.0).collect();
+                let naive: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+                let scale: f64 = a.iter().zip(&b).map(|(x, y)| f64::from((x * y).abs())).sum::<f64>() + 1.0;
+                assert!((f64::from(simd_dot(simd, &a, &b)) - naive).abs() < 1e-5 * scale, "dot k={k}");
+                assert!((f64::from(dot(&a, &b)) - naive).abs() < 1e-5 * scale, "portable dot k={k}");
+
+                let mut y = b.clone();
+                axpy(simd, 0.5, &a, &mut y);
+                for i in 0..k {
+                    assert!((y[i] - (b[i] + 0.5 * a[i])).abs() < 1e-5, "axpy k={k} i={i}");
+                }
+
+                // A symmetric matrix with distinct entries.
+                let m: Vec<f32> = (0..k * k)
+                    .map(|n| {
+                        let (i, j) = (n / k, n % k);
+                        ((i.min(j) * 31 + i.max(j) * 17) % 23) as f32 / 7.0 - 1.5
+                    })
+                    .collect();
+                let mut out = vec![f32::NAN; k];
+                symv(simd, &m, &a, &mut out);
+                for i in 0..k {
+                    let want: f64 = (0..k).map(|j| f64::from(m[i * k + j]) * f64::from(a[j])).sum();
+                    assert!((f64::from(out[i]) - want).abs() < 1e-4 * (1.0 + want.abs()), "symv k={k} i={i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn simd_kernels_match_naive_sums() {
+        pulp::Arch::new().dispatch(KernelCheck);
+        pulp::WithSimd::with_simd(KernelCheck, pulp::Scalar);
     }
 
     #[test]

@@ -125,6 +125,30 @@ impl Ease {
         })
     }
 
+    /// Rebuilds a fitted model from stored parts (a loaded bundle): `modelled` lists the
+    /// global index of each weight row, `weights` is `m × m`.
+    pub fn from_parts(
+        params: EaseParams,
+        n_items: usize,
+        modelled: Vec<u32>,
+        weights: Array2<f32>,
+    ) -> Option<Ease> {
+        if weights.nrows() != modelled.len() || weights.ncols() != modelled.len() {
+            return None;
+        }
+        let mut local = vec![None; n_items];
+        for (l, &g) in modelled.iter().enumerate() {
+            *local.get_mut(g as usize)? = Some(l as u32);
+        }
+        Some(Ease {
+            params,
+            n_items,
+            modelled,
+            local,
+            weights,
+        })
+    }
+
     /// The same fitted weights, scoring histories with another half-life.
     pub fn with_history_half_life(&self, half_life: Option<f32>) -> Ease {
         let mut e = self.clone();

@@ -494,7 +494,9 @@ fn popularity_lists(
     }
 }
 
-/// The chosen model's parameters and, when EASE is part of it, its item–item weights.
+/// The chosen model's parameters, its item space, popularity scores, ALS item factors and,
+/// when EASE is part of it, its item–item weights (read back by
+/// [`crate::bundle::load_recommender`]).
 fn write_model(
     writer: &BundleWriter,
     model: &Hybrid,
@@ -508,12 +510,21 @@ fn write_model(
     });
     writer.write_json(
         "model.json",
-        &serde_json::json!({
-            "params": model.params,
-            "description": model.params.describe(),
-            "ease_items": ease_items,
-        }),
+        &crate::bundle::ModelFile {
+            params: model.params,
+            description: model.params.describe(),
+            items: interactions.items.ids().to_vec(),
+            popularity: model.popularity.scores.clone(),
+            ease_items: ease_items.map(|v| v.into_iter().map(str::to_owned).collect()),
+        },
     )?;
+    if let Some(als) = &model.als {
+        writer.write_embeddings(
+            "als_item_factors.parquet",
+            interactions.items.ids(),
+            &als.item_factors,
+        )?;
+    }
     if let Some(e) = &model.ease {
         let mut bytes = Vec::with_capacity(e.weights.len() * 4);
         for v in e.weights.iter() {

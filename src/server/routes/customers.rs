@@ -1,0 +1,115 @@
+//! `GET /v1/customers/{id}/…`: recommendations, also-want, lookalikes, profile.
+
+use super::ItemsOut;
+use crate::server::AppState;
+use crate::server::error::{ApiError, ErrorBody, IdPath, QueryPairs};
+use crate::server::params::{FILTERED, FILTERED_EXACT, K_EXACT, check_known, list_query};
+use crate::serving::{self, Lookalike, ProfileOut};
+use axum::Json;
+use axum::extract::State;
+
+/// Personal recommendations, without what the customer already has.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/recommendations",
+    params(("id" = String, Path, description = "customer id (`anon:<id>` for anonymous visitors)"), super::FilterParams),
+    responses(
+        (status = 200, body = ItemsOut),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "unknown customer"),
+    )
+)]
+pub async fn recommendations(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Json<ItemsOut>, ApiError> {
+    let q = list_query(&pairs, FILTERED, state.config())?;
+    let model = state.model()?;
+    let items = serving::recommend(&model, &id, &q)?;
+    Ok(Json(ItemsOut {
+        model_version: model.version.clone(),
+        items,
+    }))
+}
+
+/// What the customer's nearest customers bought or carted that this customer lacks.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/also-want",
+    params(("id" = String, Path, description = "customer id"), super::FilterParams, super::ExactParam),
+    responses(
+        (status = 200, body = ItemsOut),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "unknown customer"),
+    )
+)]
+pub async fn also_want(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Json<ItemsOut>, ApiError> {
+    let q = list_query(&pairs, FILTERED_EXACT, state.config())?;
+    let model = state.model()?;
+    let items = serving::also_want(&model, &id, &q)?;
+    Ok(Json(ItemsOut {
+        model_version: model.version.clone(),
+        items,
+    }))
+}
+
+/// Nearest customers with their similarity.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LookalikesOut {
+    pub model_version: String,
+    pub customers: Vec<Lookalike>,
+}
+
+/// The customer's nearest customers by embedding.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/lookalikes",
+    params(
+        ("id" = String, Path, description = "customer id"),
+        ("k" = Option<usize>, Query, description = "number of results, 1 ..= max_k (default 10)"),
+        super::ExactParam,
+    ),
+    responses(
+        (status = 200, body = LookalikesOut),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "unknown customer"),
+    )
+)]
+pub async fn lookalikes(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Json<LookalikesOut>, ApiError> {
+    let q = list_query(&pairs, K_EXACT, state.config())?;
+    let model = state.model()?;
+    let customers = serving::lookalikes(&model, &id, q.k, q.exact)?;
+    Ok(Json(LookalikesOut {
+        model_version: model.version.clone(),
+        customers,
+    }))
+}
+
+/// The customer's segment, counters and recent items.
+#[utoipa::path(
+    get,
+    path = "/v1/customers/{id}/profile",
+    params(("id" = String, Path, description = "customer id")),
+    responses(
+        (status = 200, body = ProfileOut),
+        (status = 404, body = ErrorBody, description = "unknown customer"),
+    )
+)]
+pub async fn profile(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    QueryPairs(pairs): QueryPairs,
+) -> Result<Json<ProfileOut>, ApiError> {
+    check_known(&pairs, &[])?;
+    let model = state.model()?;
+    Ok(Json(serving::profile(&model, &id)?))
+}

@@ -1,0 +1,216 @@
+//! Loading a bundle into a [`Model`].
+
+use super::QueryError;
+use kindred_training::bundle::{BundleError, BundleReader, load_recommender};
+use kindred_training::data::Catalog;
+use kindred_training::data::read::{ReadOptions, read_catalog, read_interactions};
+use kindred_training::ids::IdMap;
+use kindred_training::index::{HnswIndex, HnswParams, IndexError};
+use kindred_training::models::HistoryEntry;
+use kindred_training::models::hybrid::Hybrid;
+use kindred_training::pipeline::train::PopularityLists;
+use kindred_training::segments::Segmentation;
+use std::path::{Path, PathBuf};
+
+/// Why a bundle could not be loaded; the old model keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("{path}: {message}")]
+    Data { path: PathBuf, message: String },
+    #[error("{path}: {what} has {found} rows but {expected} were expected")]
+    Shape {
+        path: PathBuf,
+        what: &'static str,
+        found: usize,
+        expected: usize,
+    },
+}
+
+/// The fitted recommender with the maps between its item space and the item table.
+#[derive(Debug)]
+pub(crate) struct Scorer {
+    pub model: Hybrid,
+    /// Model item → item-table row.
+    pub to_row: Vec<Option<u32>>,
+    /// Item-table row → model item.
+    pub to_model: Vec<Option<u32>>,
+}
+
+/// One bundle in memory, ready to answer queries. Immutable once loaded.
+#[derive(Debug)]
+pub struct Model {
+    /// The bundle's version (folder name).
+    pub version: String,
+    /// RFC 3339 creation time of the bundle.
+    pub created_at: String,
+    /// The bundle folder.
+    pub dir: PathBuf,
+    /// The item table: rows are the rows of the item embeddings and index.
+    pub items: Catalog,
+    pub item_index: HnswIndex,
+    /// Customer ids in the order of the customer embeddings, index and segment assignments.
+    pub customers: IdMap,
+    pub customer_index: HnswIndex,
+    /// Each customer's interactions, oldest first, with items as item-table rows.
+    pub histories: Vec<Vec<HistoryEntry>>,
+    pub segmentation: Option<Segmentation>,
+    pub popularity: PopularityLists,
+    /// An interaction of at least this weight counts as "bought or carted" (the bundle's
+    /// add-to-cart event weight; default 3).
+    pub cart_weight: f32,
+    pub(crate) scorer: Option<Scorer>,
+}
+
+fn data_err(path: &Path, e: impl std::fmt::Display) -> LoadError {
+    LoadError::Data {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+impl Model {
+    /// Opens and verifies the bundle at `dir` and loads everything the queries need.
+    pub fn load(dir: &Path) -> Result<Model, LoadError> {
+        let reader = BundleReader::open(dir)?;
+        let m = &reader.manifest;
+        let items_path = reader.path("items.parquet");
+        let (items, _) = read_catalog(&items_path, &ReadOptions::default())
+            .map_err(|e| data_err(&items_path, e))?;
+        let (item_ids, item_vectors) = reader.read_embeddings("item_embeddings.parquet")?;
+        if item_ids.len() != items.len() {
+            return Err(LoadError::Shape {
+                path: reader.path("item_embeddings.parquet"),
+                what: "item embeddings",
+                found: item_ids.len(),
+                expected: items.len(),
+            });
+        }
+        if let Some(row) = item_ids
+            .iter()
+            .zip(items.ids.ids())
+            .position(|(a, b)| a != b)
+        {
+            return Err(data_err(
+                &reader.path("item_embeddings.parquet"),
+                format!("row {row} is item {:?}, items.parquet has {:?}", item_ids[row], items.ids.id(row as u32)),
+            ));
+        }
+        let item_index = HnswIndex::load(dir, "items", item_vectors, HnswParams::default())?;
+        let (customer_ids, customer_vectors) =
+            reader.read_embeddings("customer_embeddings.parquet")?;
+        let customers = IdMap::from_ids(customer_ids);
+        let customer_index =
+            HnswIndex::load(dir, "customers", customer_vectors, HnswParams::default())?;
+
+        let inter_path = reader.path("interactions.parquet");
+        let (log, _) = read_interactions(&inter_path).map_err(|e| data_err(&inter_path, e))?;
+        let user_rows: Vec<Option<usize>> = log
+            .users
+            .ids()
+            .iter()
+            .map(|u| customers.get(u).map(|c| c as usize))
+            .collect();
+        let item_rows: Vec<Option<u32>> = log.items.ids().iter().map(|i| items.ids.get(i)).collect();
+        let mut histories: Vec<Vec<HistoryEntry>> = vec![Vec::new(); customers.len()];
+        for r in &log.rows {
+            if let (Some(Some(c)), Some(Some(item))) =
+                (user_rows.get(r.user as usize), item_rows.get(r.item as usize))
+            {
+                histories[*c].push(HistoryEntry {
+                    item: *item,
+                    weight: r.weight,
+                    ts: r.ts,
+                });
+            }
+        }
+        for h in &mut histories {
+            h.sort_by(|a, b| a.ts.cmp(&b.ts).then(a.item.cmp(&b.item)));
+        }
+
+        let segmentation: Option<Segmentation> = if m.files.contains_key("segments.json") {
+            let s: Segmentation = reader.read_json("segments.json")?;
+            if s.assignments.len() != customers.len() {
+                return Err(LoadError::Shape {
+                    path: reader.path("segments.json"),
+                    what: "segment assignments",
+                    found: s.assignments.len(),
+                    expected: customers.len(),
+                });
+            }
+            Some(s)
+        } else {
+            None
+        };
+        let popularity: PopularityLists = if m.files.contains_key("popularity.json") {
+            reader.read_json("popularity.json")?
+        } else {
+            PopularityLists::default()
+        };
+        let cart_weight = m
+            .params
+            .get("event_weights")
+            .and_then(|w| w.get("add_to_cart"))
+            .and_then(|v| v.as_f64())
+            .map_or(3.0, |v| v as f32);
+        let scorer = if m.files.contains_key("model.json") {
+            let loaded = load_recommender(&reader)?;
+            let to_row: Vec<Option<u32>> =
+                loaded.items.ids().iter().map(|id| items.ids.get(id)).collect();
+            let mut to_model = vec![None; items.len()];
+            for (mi, row) in to_row.iter().enumerate() {
+                if let Some(r) = row {
+                    to_model[*r as usize] = Some(mi as u32);
+                }
+            }
+            Some(Scorer {
+                model: loaded.model,
+                to_row,
+                to_model,
+            })
+        } else {
+            None
+        };
+        Ok(Model {
+            version: m.version.clone(),
+            created_at: m.created_at.clone(),
+            dir: dir.to_owned(),
+            items,
+            item_index,
+            customers,
+            customer_index,
+            histories,
+            segmentation,
+            popularity,
+            cart_weight,
+            scorer,
+        })
+    }
+
+    /// The item-table row of an external item id.
+    pub fn item_row(&self, id: &str) -> Result<usize, QueryError> {
+        self.items
+            .ids
+            .get(id)
+            .map(|r| r as usize)
+            .ok_or_else(|| QueryError::UnknownItem(id.to_owned()))
+    }
+
+    /// The customer row of an external customer id (`anon:<id>` for anonymous visitors).
+    pub fn customer_row(&self, id: &str) -> Result<usize, QueryError> {
+        self.customers
+            .get(id)
+            .map(|r| r as usize)
+            .ok_or_else(|| QueryError::UnknownCustomer(id.to_owned()))
+    }
+
+    /// The segment of customer row `c`, if the bundle has segments.
+    pub fn segment_of(&self, c: usize) -> Option<&kindred_training::segments::Segment> {
+        let s = self.segmentation.as_ref()?;
+        let id = *s.assignments.get(c)?;
+        s.segments.iter().find(|seg| seg.id == id)
+    }
+}

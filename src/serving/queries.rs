@@ -1,0 +1,365 @@
+//! The read queries, as plain functions over a [`Model`].
+
+use super::{ListQuery, Model, QueryError};
+use kindred_training::index::{VectorIndex, dot};
+use kindred_training::models::{HistoryEntry, Recommender, top_k};
+use std::collections::{HashMap, HashSet};
+
+/// Nearest customers consulted by [`also_want`].
+pub const ALSO_WANT_NEIGHBOURS: usize = 50;
+/// Most recent distinct items considered when explaining a recommendation.
+const REASON_HISTORY: usize = 20;
+
+/// One returned item, with what the shop shows and why it was chosen.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ScoredItem {
+    pub item_id: String,
+    /// Higher is better; the scale depends on the endpoint (cosine similarity for `similar`).
+    pub score: f32,
+    pub title: String,
+    pub category: String,
+    pub price: Option<f64>,
+    pub in_stock: bool,
+    /// Why it was chosen, for people ("similar to Blue Runner 42").
+    pub reason: String,
+}
+
+/// A customer similar to the one asked about.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Lookalike {
+    pub customer_id: String,
+    /// Cosine similarity of the customers' embeddings.
+    pub score: f32,
+    /// The lookalike's segment id, when the bundle has segments.
+    pub segment: Option<u32>,
+}
+
+/// A segment named in a profile.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SegmentRef {
+    pub id: u32,
+    pub name: String,
+    pub description: String,
+}
+
+/// Counters of a customer's history in the bundle.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ProfileCounts {
+    /// Weighted interactions (views, carts, purchases, reviews, …).
+    pub interactions: usize,
+    pub distinct_items: usize,
+    /// Interactions at least as strong as an add-to-cart.
+    pub carts_or_purchases: usize,
+    /// Epoch seconds of the first and last interaction.
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+}
+
+/// An item of a customer's recent history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RecentItem {
+    pub item_id: String,
+    pub title: String,
+    pub category: String,
+    pub price: Option<f64>,
+    pub in_stock: bool,
+    /// Epoch seconds of the latest interaction with it.
+    pub ts: i64,
+}
+
+/// What the bundle knows about a customer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ProfileOut {
+    pub customer_id: String,
+    pub segment: Option<SegmentRef>,
+    pub counts: ProfileCounts,
+    /// Up to 10 distinct items, newest first.
+    pub recent_items: Vec<RecentItem>,
+}
+
+/// A category and its share of a segment's weighted item events.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CategoryShare {
+    pub category: String,
+    pub share: f64,
+}
+
+/// A segment, as `GET /v1/segments` describes it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SegmentOut {
+    pub id: u32,
+    pub name: String,
+    pub description: String,
+    pub size: usize,
+    /// Share of all customers.
+    pub share: f64,
+    pub top_categories: Vec<CategoryShare>,
+    pub avg_order_value: f64,
+    pub conversion_rate: f64,
+    /// Trending items in the segment (only on `GET /v1/segments/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_items: Option<Vec<ScoredItem>>,
+}
+
+fn item_out(model: &Model, row: usize, score: f32, reason: String) -> ScoredItem {
+    let item = &model.items.items[row];
+    ScoredItem {
+        item_id: item.item_id.clone(),
+        score,
+        title: item.title.clone(),
+        category: item.category.clone(),
+        price: item.price,
+        in_stock: item.in_stock,
+        reason,
+    }
+}
+
+fn index_of(model: &Model, customers: bool, exact: bool) -> &dyn VectorIndex {
+    let index = if customers {
+        &model.customer_index
+    } else {
+        &model.item_index
+    };
+    if exact { index.exact() } else { index }
+}
+
+/// The `q.k` items nearest to `item_id` by embedding (cosine), the item itself left out,
+/// filters applied before the cut.
+pub fn similar_items(model: &Model, item_id: &str, q: &ListQuery) -> Result<Vec<ScoredItem>, QueryError> {
+    let row = model.item_row(item_id)?;
+    let index = index_of(model, false, q.exact);
+    let query = model.item_index.exact().row(row).to_vec();
+    let found = if q.filters.is_empty() {
+        // No filter: a plain (fast) graph walk for one more, then drop the item itself.
+        let mut f = index.search(&query, q.k + 1, None);
+        f.retain(|(r, _)| *r as usize != row);
+        f.truncate(q.k);
+        f
+    } else {
+        let cf = q.filters.compile(model)?;
+        let keep = |r: usize| r != row && cf.keep(r);
+        index.search(&query, q.k, Some(&keep))
+    };
+    let title = &model.items.items[row].title;
+    Ok(found
+        .into_iter()
+        .map(|(r, s)| item_out(model, r as usize, s, format!("similar to {title}")))
+        .collect())
+}
+
+/// Why `row` suits a customer: the most similar of their recent items.
+fn because_of(model: &Model, history: &[HistoryEntry], row: usize) -> String {
+    let exact = model.item_index.exact();
+    let target = exact.row(row);
+    let mut seen = HashSet::new();
+    let best = history
+        .iter()
+        .rev()
+        .filter(|h| seen.insert(h.item))
+        .take(REASON_HISTORY)
+        .map(|h| (h.item as usize, dot(exact.row(h.item as usize), target)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    match best {
+        Some((r, s)) if s > 0.0 => format!("because you liked {}", model.items.items[r].title),
+        _ => "popular in the shop".to_owned(),
+    }
+}
+
+/// Personal recommendations: the recommender scores the customer's history (oldest first);
+/// items the customer already has are left out, filters apply before the cut.
+pub fn recommend(model: &Model, customer_id: &str, q: &ListQuery) -> Result<Vec<ScoredItem>, QueryError> {
+    let c = model.customer_row(customer_id)?;
+    let scorer = model
+        .scorer
+        .as_ref()
+        .ok_or(QueryError::Unavailable("recommender"))?;
+    let own = &model.histories[c];
+    let history: Vec<HistoryEntry> = own
+        .iter()
+        .filter_map(|h| {
+            scorer.to_model.get(h.item as usize).copied().flatten().map(|mi| HistoryEntry {
+                item: mi,
+                ..*h
+            })
+        })
+        .collect();
+    let mut scores = vec![0f32; scorer.model.n_items()];
+    scorer.model.score(&history, &mut scores);
+    let owned: HashSet<u32> = own.iter().map(|h| h.item).collect();
+    let cf = q.filters.compile(model)?;
+    let top = top_k(&scores, q.k, |mi| match scorer.to_row.get(mi).copied().flatten() {
+        Some(r) => owned.contains(&r) || !cf.keep(r as usize),
+        None => true,
+    });
+    Ok(top
+        .into_iter()
+        .filter_map(|(mi, s)| {
+            let row = scorer.to_row.get(mi as usize).copied().flatten()? as usize;
+            Some(item_out(model, row, s, because_of(model, own, row)))
+        })
+        .collect())
+}
+
+/// "Customers like this also want": the customer's [`ALSO_WANT_NEIGHBOURS`] nearest
+/// customers, each item they bought or carted scored by the sum of their similarities,
+/// minus what this customer already has; filters apply before the cut.
+pub fn also_want(model: &Model, customer_id: &str, q: &ListQuery) -> Result<Vec<ScoredItem>, QueryError> {
+    let c = model.customer_row(customer_id)?;
+    let cf = q.filters.compile(model)?;
+    let index = index_of(model, true, q.exact);
+    let query = model.customer_index.exact().row(c).to_vec();
+    let not_self = |r: usize| r != c;
+    let neighbours = index.search(&query, ALSO_WANT_NEIGHBOURS, Some(&not_self));
+    let owned: HashSet<u32> = model.histories[c].iter().map(|h| h.item).collect();
+    // item row → (score, customers)
+    let mut acc: HashMap<u32, (f32, u32)> = HashMap::new();
+    for (n, sim) in neighbours {
+        if sim <= 0.0 {
+            continue;
+        }
+        let mut counted = HashSet::new();
+        for h in &model.histories[n as usize] {
+            if h.weight >= model.cart_weight
+                && !owned.contains(&h.item)
+                && counted.insert(h.item)
+                && cf.keep(h.item as usize)
+            {
+                let e = acc.entry(h.item).or_insert((0.0, 0));
+                e.0 += sim;
+                e.1 += 1;
+            }
+        }
+    }
+    let mut ranked: Vec<(u32, f32, u32)> = acc.into_iter().map(|(r, (s, n))| (r, s, n)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(q.k);
+    Ok(ranked
+        .into_iter()
+        .map(|(r, s, n)| {
+            let who = if n == 1 { "customer" } else { "customers" };
+            item_out(model, r as usize, s, format!("bought or carted by {n} {who} like you"))
+        })
+        .collect())
+}
+
+/// The `k` customers nearest to `customer_id` by embedding, the customer left out.
+pub fn lookalikes(model: &Model, customer_id: &str, k: usize, exact: bool) -> Result<Vec<Lookalike>, QueryError> {
+    let c = model.customer_row(customer_id)?;
+    let index = index_of(model, true, exact);
+    let query = model.customer_index.exact().row(c).to_vec();
+    let mut found = index.search(&query, k + 1, None);
+    found.retain(|(r, _)| *r as usize != c);
+    found.truncate(k);
+    Ok(found
+        .into_iter()
+        .map(|(r, s)| Lookalike {
+            customer_id: model.customers.id(r).to_owned(),
+            score: s,
+            segment: model
+                .segmentation
+                .as_ref()
+                .and_then(|seg| seg.assignments.get(r as usize).copied()),
+        })
+        .collect())
+}
+
+/// A customer's segment, counters and recent items.
+pub fn profile(model: &Model, customer_id: &str) -> Result<ProfileOut, QueryError> {
+    let c = model.customer_row(customer_id)?;
+    let h = &model.histories[c];
+    let distinct: HashSet<u32> = h.iter().map(|e| e.item).collect();
+    let mut seen = HashSet::new();
+    let recent_items = h
+        .iter()
+        .rev()
+        .filter(|e| seen.insert(e.item))
+        .take(10)
+        .map(|e| {
+            let item = &model.items.items[e.item as usize];
+            RecentItem {
+                item_id: item.item_id.clone(),
+                title: item.title.clone(),
+                category: item.category.clone(),
+                price: item.price,
+                in_stock: item.in_stock,
+                ts: e.ts,
+            }
+        })
+        .collect();
+    Ok(ProfileOut {
+        customer_id: customer_id.to_owned(),
+        segment: model.segment_of(c).map(|s| SegmentRef {
+            id: s.id,
+            name: s.name.clone(),
+            description: s.description.clone(),
+        }),
+        counts: ProfileCounts {
+            interactions: h.len(),
+            distinct_items: distinct.len(),
+            carts_or_purchases: h.iter().filter(|e| e.weight >= model.cart_weight).count(),
+            first_seen: h.first().map(|e| e.ts),
+            last_seen: h.last().map(|e| e.ts),
+        },
+        recent_items,
+    })
+}
+
+fn segment_out(s: &kindred_training::segments::Segment) -> SegmentOut {
+    SegmentOut {
+        id: s.id,
+        name: s.name.clone(),
+        description: s.description.clone(),
+        size: s.size,
+        share: s.share,
+        top_categories: s
+            .top_categories
+            .iter()
+            .map(|(c, v)| CategoryShare {
+                category: c.clone(),
+                share: *v,
+            })
+            .collect(),
+        avg_order_value: s.avg_order_value,
+        conversion_rate: s.conversion_rate,
+        top_items: None,
+    }
+}
+
+/// Every segment of the bundle (largest first).
+pub fn segments(model: &Model) -> Result<Vec<SegmentOut>, QueryError> {
+    let s = model
+        .segmentation
+        .as_ref()
+        .ok_or(QueryError::Unavailable("segments"))?;
+    Ok(s.segments.iter().map(segment_out).collect())
+}
+
+/// One segment with its 10 trending items.
+pub fn segment(model: &Model, id: &str) -> Result<SegmentOut, QueryError> {
+    let s = model
+        .segmentation
+        .as_ref()
+        .ok_or(QueryError::Unavailable("segments"))?;
+    let seg = id
+        .parse::<u32>()
+        .ok()
+        .and_then(|n| s.segments.iter().find(|seg| seg.id == n))
+        .ok_or_else(|| QueryError::UnknownSegment(id.to_owned()))?;
+    let mut out = segment_out(seg);
+    let items = model
+        .popularity
+        .by_segment
+        .get(&seg.id)
+        .map(|list| {
+            list.iter()
+                .filter_map(|(item, score)| {
+                    let row = model.items.ids.get(item)? as usize;
+                    Some(item_out(model, row, *score, format!("trending in segment {}", seg.name)))
+                })
+                .take(10)
+                .collect()
+        })
+        .unwrap_or_default();
+    out.top_items = Some(items);
+    Ok(out)
+}
