@@ -237,9 +237,14 @@ fn train(a: TrainArgs, progress: Progress) -> anyhow::Result<()> {
         identities: a.identities.clone(),
         read: a.input.options(progress),
     };
-    let mut params = TrainParams::default();
-    params.evaluate = !a.no_eval;
-    params.tune.k = a.k;
+    let params = TrainParams {
+        evaluate: !a.no_eval,
+        tune: TuneParams {
+            k: a.k,
+            ..TuneParams::default()
+        },
+        ..TrainParams::default()
+    };
     let report = pipeline::train(&inputs, &params, &a.out, progress)?;
     println!("{report}");
     Ok(())
@@ -253,8 +258,10 @@ fn read_interactions_from_events(
     progress: Progress,
 ) -> anyhow::Result<kindred_training::interactions::InteractionLog> {
     let opts = input.options(progress);
-    let is_interactions = matches!(input.format, FormatArg::Auto | FormatArg::Parquet | FormatArg::Csv)
-        && read::looks_like_interactions(events).unwrap_or(false);
+    let is_interactions = matches!(
+        input.format,
+        FormatArg::Auto | FormatArg::Parquet | FormatArg::Csv
+    ) && read::looks_like_interactions(events).unwrap_or(false);
     if is_interactions {
         let (log, rejected) = read::read_interactions(events)?;
         report_rejections(&rejected);
@@ -291,7 +298,8 @@ fn report_rejections(r: &kindred_training::data::Rejections) {
 }
 
 fn split(a: SplitArgs, progress: Progress) -> anyhow::Result<()> {
-    let log = read_interactions_from_events(&a.events, a.identities.as_deref(), &a.input, progress)?;
+    let log =
+        read_interactions_from_events(&a.events, a.identities.as_deref(), &a.input, progress)?;
     let parts = temporal_split(&log, &SplitParams::default());
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let train_path = a.out.join("train.parquet");
@@ -325,7 +333,8 @@ fn eval(a: EvalArgs, progress: Progress) -> anyhow::Result<()> {
             pipeline::evaluate_split(&train_log, &test_set, test_log.len(), &tune, progress)?
         }
         (None, None, Some(events)) => {
-            let log = read_interactions_from_events(events, a.identities.as_deref(), &a.input, progress)?;
+            let log =
+                read_interactions_from_events(events, a.identities.as_deref(), &a.input, progress)?;
             pipeline::evaluate_log(&log, &SplitParams::default(), &tune, progress)?
         }
         _ => bail!("give either --train and --test, or --events"),

@@ -136,13 +136,19 @@ impl Config {
         if !(1..=600_000).contains(&self.request_timeout_ms) {
             return Err(ConfigError::Invalid {
                 key: "request_timeout_ms",
-                message: format!("must be between 1 and 600000, got {}", self.request_timeout_ms),
+                message: format!(
+                    "must be between 1 and 600000, got {}",
+                    self.request_timeout_ms
+                ),
             });
         }
         if !(1_024..=(1 << 30)).contains(&self.body_limit_bytes) {
             return Err(ConfigError::Invalid {
                 key: "body_limit_bytes",
-                message: format!("must be between 1024 and 1073741824, got {}", self.body_limit_bytes),
+                message: format!(
+                    "must be between 1024 and 1073741824, got {}",
+                    self.body_limit_bytes
+                ),
             });
         }
         if !(1..=100_000).contains(&self.max_k) {
@@ -154,7 +160,10 @@ impl Config {
         if self.default_k == 0 || self.default_k > self.max_k {
             return Err(ConfigError::Invalid {
                 key: "default_k",
-                message: format!("must be between 1 and max_k ({}), got {}", self.max_k, self.default_k),
+                message: format!(
+                    "must be between 1 and max_k ({}), got {}",
+                    self.max_k, self.default_k
+                ),
             });
         }
         if self.models_dir.as_os_str().is_empty() {
@@ -190,7 +199,11 @@ mod tests {
         // ... and uncommenting them gives a valid configuration equal to the defaults.
         let uncommented: String = text
             .lines()
-            .map(|l| l.strip_prefix("# ").filter(|r| r.contains(" = ")).unwrap_or(l))
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|r| r.contains(" = "))
+                    .unwrap_or(l)
+            })
             .collect::<Vec<_>>()
             .join("\n");
         assert_ne!(uncommented, text);
@@ -201,20 +214,26 @@ mod tests {
 
     #[test]
     fn env_overrides_the_file_and_is_validated() {
-        let c = Config::from_toml("max_k = 50\naddr = \"0.0.0.0:9000\"", Path::new("x.toml")).unwrap();
+        let c =
+            Config::from_toml("max_k = 50\naddr = \"0.0.0.0:9000\"", Path::new("x.toml")).unwrap();
         assert_eq!(c.max_k, 50);
         assert_eq!(c.addr.port(), 9000);
         let mut c2 = c.clone();
-        c2.apply_env(|v| (v == "KINDRED_MAX_K").then(|| "70".to_owned())).unwrap();
+        c2.apply_env(|v| (v == "KINDRED_MAX_K").then(|| "70".to_owned()))
+            .unwrap();
         assert_eq!(c2.max_k, 70);
         let err = c2
             .clone()
             .apply_env(|v| (v == "KINDRED_ADDR").then(|| "nowhere".to_owned()))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("environment variable KINDRED_ADDR=\"nowhere\""), "{err}");
+        assert!(
+            err.starts_with("environment variable KINDRED_ADDR=\"nowhere\""),
+            "{err}"
+        );
         let mut bad = Config::default();
-        bad.apply_env(|v| (v == "KINDRED_DEFAULT_K").then(|| "2000".to_owned())).unwrap();
+        bad.apply_env(|v| (v == "KINDRED_DEFAULT_K").then(|| "2000".to_owned()))
+            .unwrap();
         assert_eq!(
             bad.validate().unwrap_err().to_string(),
             "configuration key default_k: must be between 1 and max_k (1000), got 2000"
@@ -224,7 +243,12 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        let err = Config::from_toml("max_kk = 5", Path::new("k.toml")).unwrap_err().to_string();
-        assert!(err.starts_with("k.toml:") && err.contains("max_kk"), "{err}");
+        let err = Config::from_toml("max_kk = 5", Path::new("k.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("k.toml:") && err.contains("max_kk"),
+            "{err}"
+        );
     }
 }

@@ -38,7 +38,9 @@ pub struct ModelGauges {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -65,14 +67,19 @@ impl Metrics {
             }
         }
         stats.count.fetch_add(1, Ordering::Relaxed);
-        stats
-            .sum_nanos
-            .fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        stats.sum_nanos.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     /// Counts one reload.
     pub fn record_reload(&self, ok: bool) {
-        let c = if ok { &self.reloads_ok } else { &self.reloads_failed };
+        let c = if ok {
+            &self.reloads_ok
+        } else {
+            &self.reloads_failed
+        };
         c.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -86,7 +93,9 @@ impl Metrics {
             .unwrap_or_default();
         let mut routes = routes;
         routes.sort_by(|a, b| a.0.cmp(&b.0));
-        out.push_str("# HELP kindred_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str(
+            "# HELP kindred_http_requests_total HTTP requests by method, route and status.\n",
+        );
         out.push_str("# TYPE kindred_http_requests_total counter\n");
         for ((method, route), s) in &routes {
             let statuses = s.statuses.lock().map(|m| m.clone()).unwrap_or_default();
@@ -111,28 +120,48 @@ impl Metrics {
                 );
             }
             let count = s.count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "kindred_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}");
+            let _ = writeln!(
+                out,
+                "kindred_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
+            );
             let _ = writeln!(
                 out,
                 "kindred_http_request_duration_seconds_sum{{{labels}}} {}",
                 s.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
             );
-            let _ = writeln!(out, "kindred_http_request_duration_seconds_count{{{labels}}} {count}");
+            let _ = writeln!(
+                out,
+                "kindred_http_request_duration_seconds_count{{{labels}}} {count}"
+            );
         }
-        out.push_str("# HELP kindred_model_loaded Whether a model bundle is loaded (1) or not (0).\n");
+        out.push_str(
+            "# HELP kindred_model_loaded Whether a model bundle is loaded (1) or not (0).\n",
+        );
         out.push_str("# TYPE kindred_model_loaded gauge\n");
         let _ = writeln!(out, "kindred_model_loaded {}", u8::from(model.is_some()));
         if let Some(m) = model {
             out.push_str("# HELP kindred_model_info The served bundle's version.\n");
             out.push_str("# TYPE kindred_model_info gauge\n");
-            let _ = writeln!(out, "kindred_model_info{{version=\"{}\"}} 1", escape(&m.version));
+            let _ = writeln!(
+                out,
+                "kindred_model_info{{version=\"{}\"}} 1",
+                escape(&m.version)
+            );
             out.push_str("# HELP kindred_model_bundle_age_seconds Seconds since the served bundle was created.\n");
             out.push_str("# TYPE kindred_model_bundle_age_seconds gauge\n");
-            let _ = writeln!(out, "kindred_model_bundle_age_seconds {:.0}", m.bundle_age_seconds);
+            let _ = writeln!(
+                out,
+                "kindred_model_bundle_age_seconds {:.0}",
+                m.bundle_age_seconds
+            );
         }
         out.push_str("# HELP kindred_reloads_total Model reloads by result.\n");
         out.push_str("# TYPE kindred_reloads_total counter\n");
-        let _ = writeln!(out, "kindred_reloads_total{{result=\"ok\"}} {}", self.reloads_ok.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "kindred_reloads_total{{result=\"ok\"}} {}",
+            self.reloads_ok.load(Ordering::Relaxed)
+        );
         let _ = writeln!(
             out,
             "kindred_reloads_total{{result=\"failed\"}} {}",
@@ -173,7 +202,10 @@ mod tests {
             "kindred_reloads_total{result=\"ok\"} 0",
             "kindred_reloads_total{result=\"failed\"} 1",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
         assert!(m.render(None).contains("kindred_model_loaded 0\n"));
     }

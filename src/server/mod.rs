@@ -133,7 +133,9 @@ impl AppState {
     pub fn model_gauges(&self) -> Option<ModelGauges> {
         let m = self.inner.model.load_full()?;
         let age = chrono::DateTime::parse_from_rfc3339(&m.created_at)
-            .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1e3)
+            .map(|t| {
+                (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1e3
+            })
             .unwrap_or(f64::NAN);
         Some(ModelGauges {
             version: m.version.clone(),
@@ -180,15 +182,19 @@ async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> R
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    req.extensions_mut().insert(BodyLimit(state.config().body_limit_bytes));
+    req.extensions_mut()
+        .insert(BodyLimit(state.config().body_limit_bytes));
     let timeout = state.config().request_timeout();
     let response = match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(r) => r,
         Err(_) => ApiError::Timeout(state.config().request_timeout_ms).into_response(),
     };
-    state
-        .metrics()
-        .record(&method, &route, response.status().as_u16(), started.elapsed());
+    state.metrics().record(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 

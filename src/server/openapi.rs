@@ -5,7 +5,10 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "kindred", description = "Recommendation and similarity engine for online shops"),
+    info(
+        title = "kindred",
+        description = "Recommendation and similarity engine for online shops"
+    ),
     paths(
         items::similar,
         customers::recommendations,

@@ -40,7 +40,10 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
     match v {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(invalid(name, format!("{name} must be true or false, got {v:?}"))),
+        _ => Err(invalid(
+            name,
+            format!("{name} must be true or false, got {v:?}"),
+        )),
     }
 }
 
@@ -73,7 +76,10 @@ pub fn check_known(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), A
             });
         }
         if seen.contains(&key.as_str()) {
-            return Err(invalid(key, format!("parameter {key} is given more than once")));
+            return Err(invalid(
+                key,
+                format!("parameter {key} is given more than once"),
+            ));
         }
         seen.push(key);
     }
@@ -81,7 +87,11 @@ pub fn check_known(pairs: &[(String, String)], allowed: &[&str]) -> Result<(), A
 }
 
 /// Parses `k`, `exact` and the filters, allowing only the parameters in `allowed`.
-pub fn list_query(pairs: &[(String, String)], allowed: &[&str], config: &Config) -> Result<ListQuery, ApiError> {
+pub fn list_query(
+    pairs: &[(String, String)],
+    allowed: &[&str],
+    config: &Config,
+) -> Result<ListQuery, ApiError> {
     check_known(pairs, allowed)?;
     let mut q = ListQuery {
         k: config.default_k,
@@ -93,7 +103,13 @@ pub fn list_query(pairs: &[(String, String)], allowed: &[&str], config: &Config)
         match key.as_str() {
             "k" => {
                 let k: usize = v.parse().map_err(|_| {
-                    invalid("k", format!("k must be a whole number between 1 and {}, got {v:?}", config.max_k))
+                    invalid(
+                        "k",
+                        format!(
+                            "k must be a whole number between 1 and {}, got {v:?}",
+                            config.max_k
+                        ),
+                    )
                 })?;
                 if k == 0 || k > config.max_k {
                     return Err(invalid(
@@ -123,7 +139,9 @@ mod tests {
     use super::*;
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+        q.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -154,11 +172,25 @@ mod tests {
     #[test]
     fn refuses_bad_values_with_messages() {
         let c = Config::default();
-        let err = |q: &[(&str, &str)], allowed: &[&str]| list_query(&pairs(q), allowed, &c).unwrap_err().to_string();
-        assert_eq!(err(&[("k", "0")], K_EXACT), "k must be between 1 and 1000, got 0");
-        assert_eq!(err(&[("k", "100000")], K_EXACT), "k must be between 1 and 1000, got 100000");
-        assert_eq!(err(&[("k", "ten")], K_EXACT), "k must be a whole number between 1 and 1000, got \"ten\"");
-        assert_eq!(err(&[("exact", "yes")], K_EXACT), "exact must be true or false, got \"yes\"");
+        let err = |q: &[(&str, &str)], allowed: &[&str]| {
+            list_query(&pairs(q), allowed, &c).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err(&[("k", "0")], K_EXACT),
+            "k must be between 1 and 1000, got 0"
+        );
+        assert_eq!(
+            err(&[("k", "100000")], K_EXACT),
+            "k must be between 1 and 1000, got 100000"
+        );
+        assert_eq!(
+            err(&[("k", "ten")], K_EXACT),
+            "k must be a whole number between 1 and 1000, got \"ten\""
+        );
+        assert_eq!(
+            err(&[("exact", "yes")], K_EXACT),
+            "exact must be true or false, got \"yes\""
+        );
         assert_eq!(
             err(&[("colour", "red")], K_EXACT),
             "unknown parameter \"colour\"; this endpoint accepts: k, exact"
@@ -167,11 +199,17 @@ mod tests {
             err(&[("exact", "true")], FILTERED),
             "unknown parameter \"exact\"; this endpoint accepts: k, category, exclude_category, min_price, max_price, in_stock, exclude_customer"
         );
-        assert_eq!(err(&[("k", "1"), ("k", "2")], K_EXACT), "parameter k is given more than once");
+        assert_eq!(
+            err(&[("k", "1"), ("k", "2")], K_EXACT),
+            "parameter k is given more than once"
+        );
         assert_eq!(
             err(&[("min_price", "30"), ("max_price", "20")], FILTERED),
             "min_price (30) is greater than max_price (20)"
         );
-        assert_eq!(err(&[("min_price", "NaN")], FILTERED), "min_price must be a number, got \"NaN\"");
+        assert_eq!(
+            err(&[("min_price", "NaN")], FILTERED),
+            "min_price must be a number, got \"NaN\""
+        );
     }
 }

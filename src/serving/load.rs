@@ -96,7 +96,11 @@ impl Model {
         {
             return Err(data_err(
                 &reader.path("item_embeddings.parquet"),
-                format!("row {row} is item {:?}, items.parquet has {:?}", item_ids[row], items.ids.id(row as u32)),
+                format!(
+                    "row {row} is item {:?}, items.parquet has {:?}",
+                    item_ids[row],
+                    items.ids.id(row as u32)
+                ),
             ));
         }
         let item_index = HnswIndex::load(dir, "items", item_vectors, HnswParams::default())?;
@@ -114,12 +118,14 @@ impl Model {
             .iter()
             .map(|u| customers.get(u).map(|c| c as usize))
             .collect();
-        let item_rows: Vec<Option<u32>> = log.items.ids().iter().map(|i| items.ids.get(i)).collect();
+        let item_rows: Vec<Option<u32>> =
+            log.items.ids().iter().map(|i| items.ids.get(i)).collect();
         let mut histories: Vec<Vec<HistoryEntry>> = vec![Vec::new(); customers.len()];
         for r in &log.rows {
-            if let (Some(Some(c)), Some(Some(item))) =
-                (user_rows.get(r.user as usize), item_rows.get(r.item as usize))
-            {
+            if let (Some(Some(c)), Some(Some(item))) = (
+                user_rows.get(r.user as usize),
+                item_rows.get(r.item as usize),
+            ) {
                 histories[*c].push(HistoryEntry {
                     item: *item,
                     weight: r.weight,
@@ -158,8 +164,12 @@ impl Model {
             .map_or(3.0, |v| v as f32);
         let scorer = if m.files.contains_key("model.json") {
             let loaded = load_recommender(&reader)?;
-            let to_row: Vec<Option<u32>> =
-                loaded.items.ids().iter().map(|id| items.ids.get(id)).collect();
+            let to_row: Vec<Option<u32>> = loaded
+                .items
+                .ids()
+                .iter()
+                .map(|id| items.ids.get(id))
+                .collect();
             let mut to_model = vec![None; items.len()];
             for (mi, row) in to_row.iter().enumerate() {
                 if let Some(r) = row {

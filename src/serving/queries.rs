@@ -125,7 +125,11 @@ fn index_of(model: &Model, customers: bool, exact: bool) -> &dyn VectorIndex {
 
 /// The `q.k` items nearest to `item_id` by embedding (cosine), the item itself left out,
 /// filters applied before the cut.
-pub fn similar_items(model: &Model, item_id: &str, q: &ListQuery) -> Result<Vec<ScoredItem>, QueryError> {
+pub fn similar_items(
+    model: &Model,
+    item_id: &str,
+    q: &ListQuery,
+) -> Result<Vec<ScoredItem>, QueryError> {
     let row = model.item_row(item_id)?;
     let index = index_of(model, false, q.exact);
     let query = model.item_index.exact().row(row).to_vec();
@@ -167,7 +171,11 @@ fn because_of(model: &Model, history: &[HistoryEntry], row: usize) -> String {
 
 /// Personal recommendations: the recommender scores the customer's history (oldest first);
 /// items the customer already has are left out, filters apply before the cut.
-pub fn recommend(model: &Model, customer_id: &str, q: &ListQuery) -> Result<Vec<ScoredItem>, QueryError> {
+pub fn recommend(
+    model: &Model,
+    customer_id: &str,
+    q: &ListQuery,
+) -> Result<Vec<ScoredItem>, QueryError> {
     let c = model.customer_row(customer_id)?;
     let scorer = model
         .scorer
@@ -177,19 +185,23 @@ pub fn recommend(model: &Model, customer_id: &str, q: &ListQuery) -> Result<Vec<
     let history: Vec<HistoryEntry> = own
         .iter()
         .filter_map(|h| {
-            scorer.to_model.get(h.item as usize).copied().flatten().map(|mi| HistoryEntry {
-                item: mi,
-                ..*h
-            })
+            scorer
+                .to_model
+                .get(h.item as usize)
+                .copied()
+                .flatten()
+                .map(|mi| HistoryEntry { item: mi, ..*h })
         })
         .collect();
     let mut scores = vec![0f32; scorer.model.n_items()];
     scorer.model.score(&history, &mut scores);
     let owned: HashSet<u32> = own.iter().map(|h| h.item).collect();
     let cf = q.filters.compile(model)?;
-    let top = top_k(&scores, q.k, |mi| match scorer.to_row.get(mi).copied().flatten() {
-        Some(r) => owned.contains(&r) || !cf.keep(r as usize),
-        None => true,
+    let top = top_k(&scores, q.k, |mi| {
+        match scorer.to_row.get(mi).copied().flatten() {
+            Some(r) => owned.contains(&r) || !cf.keep(r as usize),
+            None => true,
+        }
     });
     Ok(top
         .into_iter()
@@ -203,7 +215,11 @@ pub fn recommend(model: &Model, customer_id: &str, q: &ListQuery) -> Result<Vec<
 /// "Customers like this also want": the customer's [`ALSO_WANT_NEIGHBOURS`] nearest
 /// customers, each item they bought or carted scored by the sum of their similarities,
 /// minus what this customer already has; filters apply before the cut.
-pub fn also_want(model: &Model, customer_id: &str, q: &ListQuery) -> Result<Vec<ScoredItem>, QueryError> {
+pub fn also_want(
+    model: &Model,
+    customer_id: &str,
+    q: &ListQuery,
+) -> Result<Vec<ScoredItem>, QueryError> {
     let c = model.customer_row(customer_id)?;
     let cf = q.filters.compile(model)?;
     let index = index_of(model, true, q.exact);
@@ -237,13 +253,23 @@ pub fn also_want(model: &Model, customer_id: &str, q: &ListQuery) -> Result<Vec<
         .into_iter()
         .map(|(r, s, n)| {
             let who = if n == 1 { "customer" } else { "customers" };
-            item_out(model, r as usize, s, format!("bought or carted by {n} {who} like you"))
+            item_out(
+                model,
+                r as usize,
+                s,
+                format!("bought or carted by {n} {who} like you"),
+            )
         })
         .collect())
 }
 
 /// The `k` customers nearest to `customer_id` by embedding, the customer left out.
-pub fn lookalikes(model: &Model, customer_id: &str, k: usize, exact: bool) -> Result<Vec<Lookalike>, QueryError> {
+pub fn lookalikes(
+    model: &Model,
+    customer_id: &str,
+    k: usize,
+    exact: bool,
+) -> Result<Vec<Lookalike>, QueryError> {
     let c = model.customer_row(customer_id)?;
     let index = index_of(model, true, exact);
     let query = model.customer_index.exact().row(c).to_vec();
@@ -354,7 +380,12 @@ pub fn segment(model: &Model, id: &str) -> Result<SegmentOut, QueryError> {
             list.iter()
                 .filter_map(|(item, score)| {
                     let row = model.items.ids.get(item)? as usize;
-                    Some(item_out(model, row, *score, format!("trending in segment {}", seg.name)))
+                    Some(item_out(
+                        model,
+                        row,
+                        *score,
+                        format!("trending in segment {}", seg.name),
+                    ))
                 })
                 .take(10)
                 .collect()

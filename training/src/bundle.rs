@@ -34,7 +34,9 @@ pub enum BundleError {
     },
     #[error("{path}: not a model bundle (no {MANIFEST})")]
     NotABundle { path: PathBuf },
-    #[error("{path}: bundle format version {found} is newer than this kindred supports ({supported}); upgrade kindred")]
+    #[error(
+        "{path}: bundle format version {found} is newer than this kindred supports ({supported}); upgrade kindred"
+    )]
     NewerFormat {
         path: PathBuf,
         found: u32,
@@ -174,7 +176,11 @@ impl BundleWriter {
     }
 
     /// Writes `value` as pretty JSON to `name`.
-    pub fn write_json<T: serde::Serialize>(&self, name: &str, value: &T) -> Result<(), BundleError> {
+    pub fn write_json<T: serde::Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), BundleError> {
         let path = self.tmp.join(name);
         let text = serde_json::to_vec_pretty(value).map_err(|e| BundleError::Io {
             path: path.clone(),
@@ -433,7 +439,12 @@ pub fn load_recommender(reader: &BundleReader) -> Result<LoadedRecommender, Bund
             if ids.len() != n || item_factors.ncols() != p.factors {
                 return Err(corrupt(
                     "als_item_factors.parquet",
-                    format!("{} × {} factors for {n} items of {} factors", ids.len(), item_factors.ncols(), p.factors),
+                    format!(
+                        "{} × {} factors for {n} items of {} factors",
+                        ids.len(),
+                        item_factors.ncols(),
+                        p.factors
+                    ),
                 ));
             }
             let (_, user_factors) = reader.read_embeddings("customer_embeddings.parquet")?;
@@ -489,12 +500,11 @@ impl BundleReader {
                 supported: FORMAT_VERSION,
             });
         }
-        let manifest: Manifest =
-            serde_json::from_value(raw).map_err(|e| BundleError::Corrupt {
-                path: dir.to_owned(),
-                file: MANIFEST.into(),
-                reason: e.to_string(),
-            })?;
+        let manifest: Manifest = serde_json::from_value(raw).map_err(|e| BundleError::Corrupt {
+            path: dir.to_owned(),
+            file: MANIFEST.into(),
+            reason: e.to_string(),
+        })?;
         for (name, want) in &manifest.files {
             let p = dir.join(name);
             if !p.is_file() {
@@ -580,7 +590,8 @@ mod tests {
         let ids = vec!["a".to_owned(), "b".to_owned()];
         let m = Array2::from_shape_vec((2, 3), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
         w.write_embeddings("items.parquet", &ids, &m).unwrap();
-        w.write_json("extra.json", &serde_json::json!({"x": 1})).unwrap();
+        w.write_json("extra.json", &serde_json::json!({"x": 1}))
+            .unwrap();
         w.commit(manifest()).unwrap()
     }
 
@@ -608,7 +619,10 @@ mod tests {
         assert!(err.contains("extra.json is corrupt"), "{err}");
         fs::remove_file(dir.join("extra.json")).unwrap();
         let err = BundleReader::open(&dir).unwrap_err().to_string();
-        assert!(err.contains("extra.json listed in the manifest is missing"), "{err}");
+        assert!(
+            err.contains("extra.json listed in the manifest is missing"),
+            "{err}"
+        );
         let text = fs::read_to_string(dir.join(MANIFEST)).unwrap();
         let newer = text.replacen("\"format_version\": 1", "\"format_version\": 99", 1);
         fs::write(dir.join(MANIFEST), newer).unwrap();

@@ -7,11 +7,15 @@
 use std::collections::HashMap;
 
 /// Dense index of an item in one model (0..n_items).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ItemIdx(pub u32);
 
 /// Dense index of a customer (or a never-identified visitor) in one model (0..n_customers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct CustomerIdx(pub u32);
 
 impl ItemIdx {

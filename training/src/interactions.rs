@@ -210,7 +210,8 @@ pub fn resolve(
                 None => stats.anonymous_events += 1,
             }
         }
-        let item = *by_item[item as usize].get_or_insert_with(|| out.items.intern(log.items.id(item)));
+        let item =
+            *by_item[item as usize].get_or_insert_with(|| out.items.intern(log.items.id(item)));
         out.rows.push(super::interactions::Interaction {
             user,
             item,
@@ -255,7 +256,13 @@ impl Default for MatrixParams {
 impl SparseMatrix {
     /// Builds the user × item matrix, summing repeated interactions per cell.
     pub fn from_log(log: &InteractionLog, params: &MatrixParams) -> SparseMatrix {
-        Self::from_rows(log.users.len(), log.items.len(), &log.rows, log.max_ts(), params)
+        Self::from_rows(
+            log.users.len(),
+            log.items.len(),
+            &log.rows,
+            log.max_ts(),
+            params,
+        )
     }
 
     /// Builds a matrix of `n_rows × n_cols` from interactions, decaying from `now`.
@@ -396,6 +403,9 @@ mod tests {
             },
         );
         let (_, v) = m.row(0);
-        assert!((v[0] - 0.5).abs() < 1e-6 && (v[1] - 1.0).abs() < 1e-6, "{v:?}");
+        assert!(
+            (v[0] - 0.5).abs() < 1e-6 && (v[1] - 1.0).abs() < 1e-6,
+            "{v:?}"
+        );
     }
 }

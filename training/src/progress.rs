@@ -15,7 +15,9 @@ impl Progress {
     /// A bar of `len` steps with a message, or a hidden bar.
     pub fn bar(self, len: u64, message: &str) -> ProgressBar {
         let bar = match self {
-            Progress::Hidden => ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden()),
+            Progress::Hidden => {
+                ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden())
+            }
             Progress::Bars => ProgressBar::new(len),
         };
         let style = ProgressStyle::with_template(

@@ -41,13 +41,31 @@ fn trains_a_complete_bundle_that_reloads_into_the_same_model() {
     let data = tmp.path().join("shop");
     shop(&data, 500, 150, 3);
     let models = tmp.path().join("models");
-    let report = train(&inputs(&data), &TrainParams::default(), &models, Progress::Hidden).unwrap();
+    let report = train(
+        &inputs(&data),
+        &TrainParams::default(),
+        &models,
+        Progress::Hidden,
+    )
+    .unwrap();
     let text = report.to_string();
-    assert!(text.contains("Segments:") && text.contains("popularity"), "{text}");
+    assert!(
+        text.contains("Segments:") && text.contains("popularity"),
+        "{text}"
+    );
     let eval = report.eval.as_ref().unwrap();
-    assert!(eval.report.metrics.ndcg > eval.report.baseline.ndcg, "{text}");
-    assert!(report.recall.items >= 0.95 && report.recall.customers >= 0.95, "{text}");
-    assert!(report.counts.cold_items > 0, "the generator leaves some items without events");
+    assert!(
+        eval.report.metrics.ndcg > eval.report.baseline.ndcg,
+        "{text}"
+    );
+    assert!(
+        report.recall.items >= 0.95 && report.recall.customers >= 0.95,
+        "{text}"
+    );
+    assert!(
+        report.counts.cold_items > 0,
+        "the generator leaves some items without events"
+    );
 
     let dir = newest(&models).unwrap();
     assert_eq!(dir, report.bundle);
@@ -65,7 +83,11 @@ fn trains_a_complete_bundle_that_reloads_into_the_same_model() {
         "content.json",
         "als_item_factors.parquet",
     ] {
-        assert!(m.files.contains_key(file), "{file} missing from {:?}", m.files.keys());
+        assert!(
+            m.files.contains_key(file),
+            "{file} missing from {:?}",
+            m.files.keys()
+        );
     }
     assert!(m.files.keys().any(|f| f.starts_with("items.hnsw")));
     assert_eq!(m.counts["interactions"], report.counts.interactions);
@@ -102,7 +124,11 @@ fn bad_input_is_named_and_writes_nothing() {
     let models = tmp.path().join("models");
     // A CSV without the `type` column.
     let events = tmp.path().join("events.csv");
-    std::fs::write(&events, "ts,customer_id,item_id\n2026-01-01T00:00:00Z,c1,i1\n").unwrap();
+    std::fs::write(
+        &events,
+        "ts,customer_id,item_id\n2026-01-01T00:00:00Z,c1,i1\n",
+    )
+    .unwrap();
     let inputs = TrainInputs {
         events: vec![events],
         ..TrainInputs::default()
@@ -127,7 +153,10 @@ fn bad_input_is_named_and_writes_nothing() {
     let err = train(&inputs, &TrainParams::default(), &models, Progress::Hidden)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("pages.csv") && err.contains("no item interactions"), "{err}");
+    assert!(
+        err.contains("pages.csv") && err.contains("no item interactions"),
+        "{err}"
+    );
 }
 
 fn golden_dir() -> PathBuf {
@@ -142,14 +171,23 @@ fn golden_bundles_of_every_supported_version_load() {
     let mut seen = 0;
     for version in 1..=FORMAT_VERSION {
         let dir = root.join(format!("bundle-v{version}"));
-        assert!(dir.is_dir(), "no golden bundle for format version {version} at {}", dir.display());
+        assert!(
+            dir.is_dir(),
+            "no golden bundle for format version {version} at {}",
+            dir.display()
+        );
         let reader = BundleReader::open(&dir).unwrap();
         assert_eq!(reader.manifest.format_version, version);
         let loaded = load_recommender(&reader).unwrap();
         let mut out = vec![0f32; loaded.model.n_items()];
         loaded.model.score(&[], &mut out);
-        assert!(out.iter().any(|s| *s > 0.0), "popularity fallback scores nothing");
-        let (_, customers) = reader.read_embeddings("customer_embeddings.parquet").unwrap();
+        assert!(
+            out.iter().any(|s| *s > 0.0),
+            "popularity fallback scores nothing"
+        );
+        let (_, customers) = reader
+            .read_embeddings("customer_embeddings.parquet")
+            .unwrap();
         assert!(customers.nrows() > 0);
         seen += 1;
     }

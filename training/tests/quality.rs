@@ -50,8 +50,13 @@ fn movielens_100k_beats_the_strong_baselines() {
         return;
     };
     assert_eq!(log.len(), 100_000);
-    let outcome = evaluate_log(&log, &SplitParams::default(), &TuneParams::default(), Progress::Hidden)
-        .expect("evaluation runs");
+    let outcome = evaluate_log(
+        &log,
+        &SplitParams::default(),
+        &TuneParams::default(),
+        Progress::Hidden,
+    )
+    .expect("evaluation runs");
     eprintln!("{outcome}");
     let m = outcome.report.metrics;
     let b = outcome.report.baseline;
@@ -59,8 +64,17 @@ fn movielens_100k_beats_the_strong_baselines() {
     assert_eq!(m.users, 943);
     // Regression guard: well-tuned EASE reaches 0.203 on this split, ALS 0.198, popularity 0.119.
     assert!(m.ndcg >= 0.19, "ndcg@10 {:.4} fell below 0.19", m.ndcg);
-    assert!(m.ndcg > b.ndcg + 0.05, "kindred {:.4} vs popularity {:.4}", m.ndcg, b.ndcg);
-    assert!((b.ndcg - 0.119).abs() < 0.01, "popularity baseline {:.4} differs from the published 0.119", b.ndcg);
+    assert!(
+        m.ndcg > b.ndcg + 0.05,
+        "kindred {:.4} vs popularity {:.4}",
+        m.ndcg,
+        b.ndcg
+    );
+    assert!(
+        (b.ndcg - 0.119).abs() < 0.01,
+        "popularity baseline {:.4} differs from the published 0.119",
+        b.ndcg
+    );
 }
 
 #[test]
@@ -69,11 +83,19 @@ fn complete_journey_does_not_fall_below_popularity() {
     let format = Format::RatingsCsv(
         RatingsColumns::new("household_id", "product_id").ts("transaction_epoch_s"),
     );
-    let Some(log) = load(dir.join("completejourney/csv/transactions_sample.csv"), format) else {
+    let Some(log) = load(
+        dir.join("completejourney/csv/transactions_sample.csv"),
+        format,
+    ) else {
         return;
     };
-    let outcome = evaluate_log(&log, &SplitParams::default(), &TuneParams::default(), Progress::Hidden)
-        .expect("evaluation runs");
+    let outcome = evaluate_log(
+        &log,
+        &SplitParams::default(),
+        &TuneParams::default(),
+        Progress::Hidden,
+    )
+    .expect("evaluation runs");
     eprintln!("{outcome}");
     let m = outcome.report.metrics;
     let b = outcome.report.baseline;

@@ -21,7 +21,10 @@ pub struct ItemsOut {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/items/{id}/similar", get(items::similar))
-        .route("/v1/customers/{id}/recommendations", get(customers::recommendations))
+        .route(
+            "/v1/customers/{id}/recommendations",
+            get(customers::recommendations),
+        )
         .route("/v1/customers/{id}/also-want", get(customers::also_want))
         .route("/v1/customers/{id}/lookalikes", get(customers::lookalikes))
         .route("/v1/customers/{id}/profile", get(customers::profile))

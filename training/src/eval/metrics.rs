@@ -105,8 +105,10 @@ pub fn evaluate_with(
                 for h in history.iter() {
                     seen[h.item as usize] = true;
                 }
-                let ranked: Vec<u32> =
-                    top_k(scores, k, |i| !in_train[i] || seen[i]).into_iter().map(|(i, _)| i).collect();
+                let ranked: Vec<u32> = top_k(scores, k, |i| !in_train[i] || seen[i])
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect();
                 for h in history.iter() {
                     seen[h.item as usize] = false;
                 }

@@ -139,6 +139,7 @@ pub fn temporal_split(log: &InteractionLog, params: &SplitParams) -> Split {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -155,7 +156,12 @@ mod tests {
         }
         let split = temporal_split(&log, &SplitParams::default());
         // ceil(0.2 × 6) = 2 held out: the two at ts 9, ordered e then f.
-        let held: Vec<&str> = split.test.rows.iter().map(|r| log.items.id(r.item)).collect();
+        let held: Vec<&str> = split
+            .test
+            .rows
+            .iter()
+            .map(|r| log.items.id(r.item))
+            .collect();
         assert_eq!(held, vec!["e", "f"]);
         assert_eq!(split.train.rows.len(), 4 + 5);
         let set = split.test_set();

@@ -176,7 +176,10 @@ fn symv<S: pulp::Simd>(simd: S, a: &[f32], x: &[f32], out: &mut [f32]) {
         }
         out_block.copy_from_slice(&acc);
     }
-    for (o, row) in out[blocked..].iter_mut().zip(a.chunks_exact(k).skip(blocked)) {
+    for (o, row) in out[blocked..]
+        .iter_mut()
+        .zip(a.chunks_exact(k).skip(blocked))
+    {
         *o = simd_dot(simd, row, x);
     }
 }
@@ -338,7 +341,11 @@ fn solve_side(x: &mut [f32], y: &[f32], m: &SparseMatrix, k: usize, params: &Als
 
 impl Als {
     /// Fits user and item factors on a user × item matrix of positive interaction strengths.
-    pub fn fit(matrix: &SparseMatrix, params: AlsParams, progress: Progress) -> Result<Als, AlsError> {
+    pub fn fit(
+        matrix: &SparseMatrix,
+        params: AlsParams,
+        progress: Progress,
+    ) -> Result<Als, AlsError> {
         params.check()?;
         let k = params.factors;
         let transposed = matrix.transpose();
@@ -431,7 +438,11 @@ impl Als {
     }
 
     /// Rebuilds a model from stored factors (a loaded bundle).
-    pub fn from_factors(params: AlsParams, user_factors: Array2<f32>, item_factors: Array2<f32>) -> Als {
+    pub fn from_factors(
+        params: AlsParams,
+        user_factors: Array2<f32>,
+        item_factors: Array2<f32>,
+    ) -> Als {
         let yty = gram(
             item_factors.as_slice().unwrap_or(&[]),
             params.factors,
@@ -467,6 +478,7 @@ impl Recommender for Als {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::interactions::{InteractionLog, MatrixParams};
@@ -488,18 +500,39 @@ mod tests {
     #[test]
     fn factors_separate_communities_and_fold_in_agrees() {
         let m = blocks();
-        let params = AlsParams { factors: 8, iterations: 10, ..AlsParams::default() };
+        let params = AlsParams {
+            factors: 8,
+            iterations: 10,
+            ..AlsParams::default()
+        };
         let als = Als::fit(&m, params, Progress::Hidden).unwrap();
         let mut out = vec![0f32; m.n_cols];
-        let history: Vec<HistoryEntry> = m.row(0).0.iter().map(|&i| HistoryEntry { item: i, weight: 1.0, ts: 0 }).collect();
+        let history: Vec<HistoryEntry> = m
+            .row(0)
+            .0
+            .iter()
+            .map(|&i| HistoryEntry {
+                item: i,
+                weight: 1.0,
+                ts: 0,
+            })
+            .collect();
         als.score(&history, &mut out);
         let inside: f32 = out[..10].iter().sum::<f32>() / 10.0;
         let outside: f32 = out[10..].iter().sum::<f32>() / 10.0;
-        assert!(inside > 0.5 && outside.abs() < 0.2, "inside {inside} outside {outside}");
+        assert!(
+            inside > 0.5 && outside.abs() < 0.2,
+            "inside {inside} outside {outside}"
+        );
         // The exact fold-in of user 0's row is close to the CG-trained factor.
         let folded = als.fold_in(&m.row(0).0.iter().map(|&i| (i, 1.0)).collect::<Vec<_>>());
         let trained = als.user_factors.row(0);
-        let err: f32 = folded.iter().zip(trained.iter()).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt();
+        let err: f32 = folded
+            .iter()
+            .zip(trained.iter())
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f32>()
+            .sqrt();
         let norm: f32 = trained.iter().map(|a| a * a).sum::<f32>().sqrt();
         assert!(err / norm < 0.1, "relative error {}", err / norm);
     }
@@ -515,15 +548,33 @@ mod tests {
             for k in [1usize, 3, 8, 17, 63, 64, 65, 100, 128, 130] {
                 let a: Vec<f32> = (0..k).map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0).collect();
                 let b: Vec<f32> = (0..k).map(|i| ((i * 5 % 13) as f32 - 6.0) / 4.0).collect();
-                let naive: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
-                let scale: f64 = a.iter().zip(&b).map(|(x, y)| f64::from((x * y).abs())).sum::<f64>() + 1.0;
-                assert!((f64::from(simd_dot(simd, &a, &b)) - naive).abs() < 1e-5 * scale, "dot k={k}");
-                assert!((f64::from(dot(&a, &b)) - naive).abs() < 1e-5 * scale, "portable dot k={k}");
+                let naive: f64 = a
+                    .iter()
+                    .zip(&b)
+                    .map(|(x, y)| f64::from(*x) * f64::from(*y))
+                    .sum();
+                let scale: f64 = a
+                    .iter()
+                    .zip(&b)
+                    .map(|(x, y)| f64::from((x * y).abs()))
+                    .sum::<f64>()
+                    + 1.0;
+                assert!(
+                    (f64::from(simd_dot(simd, &a, &b)) - naive).abs() < 1e-5 * scale,
+                    "dot k={k}"
+                );
+                assert!(
+                    (f64::from(dot(&a, &b)) - naive).abs() < 1e-5 * scale,
+                    "portable dot k={k}"
+                );
 
                 let mut y = b.clone();
                 axpy(simd, 0.5, &a, &mut y);
                 for i in 0..k {
-                    assert!((y[i] - (b[i] + 0.5 * a[i])).abs() < 1e-5, "axpy k={k} i={i}");
+                    assert!(
+                        (y[i] - (b[i] + 0.5 * a[i])).abs() < 1e-5,
+                        "axpy k={k} i={i}"
+                    );
                 }
 
                 // A symmetric matrix with distinct entries.
@@ -536,8 +587,13 @@ mod tests {
                 let mut out = vec![f32::NAN; k];
                 symv(simd, &m, &a, &mut out);
                 for i in 0..k {
-                    let want: f64 = (0..k).map(|j| f64::from(m[i * k + j]) * f64::from(a[j])).sum();
-                    assert!((f64::from(out[i]) - want).abs() < 1e-4 * (1.0 + want.abs()), "symv k={k} i={i}");
+                    let want: f64 = (0..k)
+                        .map(|j| f64::from(m[i * k + j]) * f64::from(a[j]))
+                        .sum();
+                    assert!(
+                        (f64::from(out[i]) - want).abs() < 1e-4 * (1.0 + want.abs()),
+                        "symv k={k} i={i}"
+                    );
                 }
             }
         }
@@ -551,9 +607,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_params() {
-        assert_eq!(AlsParams { factors: 0, ..AlsParams::default() }.check(), Err(AlsError::Factors(0)));
         assert_eq!(
-            AlsParams { regularization: -1.0, ..AlsParams::default() }.check(),
+            AlsParams {
+                factors: 0,
+                ..AlsParams::default()
+            }
+            .check(),
+            Err(AlsError::Factors(0))
+        );
+        assert_eq!(
+            AlsParams {
+                regularization: -1.0,
+                ..AlsParams::default()
+            }
+            .check(),
             Err(AlsError::Regularization(-1.0))
         );
     }

@@ -76,7 +76,9 @@ impl Ease {
         for &c in &matrix.indices {
             counts[c as usize] += 1;
         }
-        let mut order: Vec<u32> = (0..n_items as u32).filter(|&i| counts[i as usize] > 0).collect();
+        let mut order: Vec<u32> = (0..n_items as u32)
+            .filter(|&i| counts[i as usize] > 0)
+            .collect();
         order.sort_by(|a, b| counts[*b as usize].cmp(&counts[*a as usize]).then(a.cmp(b)));
         order.truncate(params.max_items);
         order.sort_unstable();
@@ -89,7 +91,14 @@ impl Ease {
         let mut row_local: Vec<usize> = Vec::new();
         for u in 0..matrix.n_rows {
             row_local.clear();
-            row_local.extend(matrix.row(u).0.iter().filter_map(|&c| local[c as usize]).map(|l| l as usize));
+            row_local.extend(
+                matrix
+                    .row(u)
+                    .0
+                    .iter()
+                    .filter_map(|&c| local[c as usize])
+                    .map(|l| l as usize),
+            );
             for (a, &i) in row_local.iter().enumerate() {
                 for &j in &row_local[a..] {
                     gram[(i, j)] += 1.0;
@@ -194,6 +203,7 @@ impl Recommender for Ease {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::interactions::{InteractionLog, MatrixParams};
@@ -213,9 +223,23 @@ mod tests {
             }
         }
         let m = SparseMatrix::from_log(&log, &MatrixParams::default());
-        let ease = Ease::fit(&m, EaseParams { lambda: 1.0, ..EaseParams::default() }).unwrap();
+        let ease = Ease::fit(
+            &m,
+            EaseParams {
+                lambda: 1.0,
+                ..EaseParams::default()
+            },
+        )
+        .unwrap();
         let mut out = vec![0f32; 4];
-        ease.score(&[HistoryEntry { item: 0, weight: 1.0, ts: 0 }], &mut out);
+        ease.score(
+            &[HistoryEntry {
+                item: 0,
+                weight: 1.0,
+                ts: 0,
+            }],
+            &mut out,
+        );
         assert!(out[1] > 0.5, "{out:?}");
         assert!(out[2].abs() < 1e-3 && out[3].abs() < 1e-3, "{out:?}");
         assert_eq!(ease.weights[[0, 0]], 0.0);
@@ -223,7 +247,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_lambda() {
-        let p = EaseParams { lambda: 0.0, ..EaseParams::default() };
+        let p = EaseParams {
+            lambda: 0.0,
+            ..EaseParams::default()
+        };
         assert_eq!(p.check(), Err(EaseError::Lambda(0.0)));
     }
 }

@@ -35,7 +35,9 @@ impl HybridParams {
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if let Some((e, w)) = &self.ease {
-            let h = e.history_half_life.map_or("off".to_owned(), |h| format!("{h}"));
+            let h = e
+                .history_half_life
+                .map_or("off".to_owned(), |h| format!("{h}"));
             parts.push(format!("{w}·ease(λ={}, recency half-life={h})", e.lambda));
         }
         if let Some((a, w)) = &self.als {
@@ -46,7 +48,9 @@ impl HybridParams {
         }
         let (p, w) = &self.popularity;
         if *w > 0.0 || parts.is_empty() {
-            let h = p.half_life_days.map_or("all time".to_owned(), |h| format!("half-life {h} days"));
+            let h = p
+                .half_life_days
+                .map_or("all time".to_owned(), |h| format!("half-life {h} days"));
             parts.push(format!("{w}·popularity({h})"));
         }
         parts.join(" + ")
@@ -63,7 +67,10 @@ pub struct Hybrid {
 }
 
 fn scale_to_unit(v: &mut [f32]) {
-    let max = v.iter().copied().fold(0f32, |m, x| if x.is_finite() { m.max(x.abs()) } else { m });
+    let max = v
+        .iter()
+        .copied()
+        .fold(0f32, |m, x| if x.is_finite() { m.max(x.abs()) } else { m });
     if max > 0.0 {
         for x in v.iter_mut() {
             *x /= max;

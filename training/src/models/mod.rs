@@ -66,7 +66,8 @@ pub fn histories(log: &InteractionLog) -> Vec<Vec<HistoryEntry>> {
 pub fn aggregate(history: &[HistoryEntry], half_life: Option<f32>) -> Vec<(u32, f32)> {
     let n = history.len();
     let mut out: Vec<(u32, f32)> = Vec::with_capacity(n);
-    let mut pos: std::collections::HashMap<u32, usize> = std::collections::HashMap::with_capacity(n);
+    let mut pos: std::collections::HashMap<u32, usize> =
+        std::collections::HashMap::with_capacity(n);
     for (p, h) in history.iter().enumerate() {
         let age = (n - 1 - p) as f32;
         let decay = half_life.map_or(1.0, |hl| 0.5f32.powf(age / hl));
@@ -151,9 +152,21 @@ mod tests {
     #[test]
     fn aggregate_decays_by_position() {
         let h = [
-            HistoryEntry { item: 1, weight: 1.0, ts: 0 },
-            HistoryEntry { item: 2, weight: 1.0, ts: 1 },
-            HistoryEntry { item: 1, weight: 1.0, ts: 2 },
+            HistoryEntry {
+                item: 1,
+                weight: 1.0,
+                ts: 0,
+            },
+            HistoryEntry {
+                item: 2,
+                weight: 1.0,
+                ts: 1,
+            },
+            HistoryEntry {
+                item: 1,
+                weight: 1.0,
+                ts: 2,
+            },
         ];
         let a = aggregate(&h, Some(1.0));
         assert_eq!(a[0].0, 1);

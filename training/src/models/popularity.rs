@@ -5,20 +5,12 @@ use super::{HistoryEntry, Recommender};
 use crate::interactions::{Interaction, InteractionLog};
 
 /// Popularity parameters.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PopularityParams {
     /// Half-life in days of an interaction's contribution, counted back from the newest
     /// interaction. `None` (the default) counts every user once per item, whenever it was:
     /// the classic most-popular baseline.
     pub half_life_days: Option<f64>,
-}
-
-impl Default for PopularityParams {
-    fn default() -> Self {
-        Self {
-            half_life_days: None,
-        }
-    }
 }
 
 /// Item scores by (decayed) number of users who interacted.

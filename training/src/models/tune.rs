@@ -138,7 +138,10 @@ impl Bench<'_> {
 
 fn tracing_trial(name: &str, m: &Metrics, seconds: f64) {
     if std::env::var_os("KINDRED_TRACE_TUNING").is_some() {
-        eprintln!("  trial {name}: ndcg {:.4} recall {:.4} ({seconds:.2}s)", m.ndcg, m.recall);
+        eprintln!(
+            "  trial {name}: ndcg {:.4} recall {:.4} ({seconds:.2}s)",
+            m.ndcg, m.recall
+        );
     }
 }
 
@@ -297,7 +300,10 @@ pub fn tune(
                     .as_ref()
                     .filter(|_| ew > 0.0)
                     .map(|(e, _)| e.clone());
-                let als = als_best.as_ref().filter(|_| aw > 0.0).map(|(a, _)| a.clone());
+                let als = als_best
+                    .as_ref()
+                    .filter(|_| aw > 0.0)
+                    .map(|(a, _)| a.clone());
                 let hp = HybridParams {
                     ease: ease.as_ref().map(|e| (e.params, ew)),
                     als: als.as_ref().map(|a| (a.params, aw)),

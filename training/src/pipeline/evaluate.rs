@@ -62,7 +62,11 @@ impl std::fmt::Display for EvalOutcome {
         writeln!(
             f,
             "{:<12} {:>10} {:>10} {:>10} {:>10}",
-            "", format!("recall@{k}"), format!("ndcg@{k}"), format!("hr@{k}"), "coverage"
+            "",
+            format!("recall@{k}"),
+            format!("ndcg@{k}"),
+            format!("hr@{k}"),
+            "coverage"
         )?;
         for (name, x) in [("kindred", m), ("popularity", b)] {
             writeln!(

@@ -7,7 +7,9 @@ use crate::data::read::{self, ReadOptions};
 use crate::data::write::{WriteError, write_catalog};
 use crate::data::{Catalog, DataError, EventLog, IdentityLinks, Item, Rejections};
 use crate::eval::temporal_split;
-use crate::index::{BruteForce, HnswIndex, HnswParams, IndexError, VectorIndex, recall_at_k, sample_rows};
+use crate::index::{
+    BruteForce, HnswIndex, HnswParams, IndexError, VectorIndex, recall_at_k, sample_rows,
+};
 use crate::interactions::{EventWeights, InteractionLog, ResolveStats, resolve};
 use crate::models::hybrid::Hybrid;
 use crate::models::popularity::Popularity;
@@ -81,7 +83,9 @@ pub enum TrainError {
     Bundle(#[from] BundleError),
     #[error("no event files given")]
     NoEvents,
-    #[error("{files}: no item interactions to learn from ({events} events read, none with an item and a positive weight)")]
+    #[error(
+        "{files}: no item interactions to learn from ({events} events read, none with an item and a positive weight)"
+    )]
     NoInteractions { files: String, events: usize },
 }
 
@@ -206,7 +210,13 @@ pub fn train(
     let (eval, chosen) = if params.evaluate {
         let parts = temporal_split(&interactions, &params.tune.split);
         let test = parts.test_set();
-        let outcome = evaluate_split(&parts.train, &test, parts.test.len(), &params.tune, progress)?;
+        let outcome = evaluate_split(
+            &parts.train,
+            &test,
+            parts.test.len(),
+            &params.tune,
+            progress,
+        )?;
         let chosen = outcome.tuning.params;
         (Some(outcome), chosen)
     } else {
@@ -229,17 +239,23 @@ pub fn train(
     timer.lap("embeddings and cold start");
 
     // 6. Segments.
-    let (segmentation, segment_note) =
-        match segment(&log, &links, &items, &interactions.users, &params.segments, progress) {
-            Ok(s) => (Some(s), None),
-            Err(SegmentError::TooFewUsers { users, k_min }) => (
-                None,
-                Some(format!(
-                    "no segments: {users} customers are too few for {k_min} segments"
-                )),
-            ),
-            Err(e) => return Err(e.into()),
-        };
+    let (segmentation, segment_note) = match segment(
+        &log,
+        &links,
+        &items,
+        &interactions.users,
+        &params.segments,
+        progress,
+    ) {
+        Ok(s) => (Some(s), None),
+        Err(SegmentError::TooFewUsers { users, k_min }) => (
+            None,
+            Some(format!(
+                "no segments: {users} customers are too few for {k_min} segments"
+            )),
+        ),
+        Err(e) => return Err(e.into()),
+    };
     timer.lap("segments");
 
     // 7. Indexes and their recall against brute force.
@@ -549,7 +565,11 @@ fn fingerprint(log: &InteractionLog) -> String {
 impl fmt::Display for TrainReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.counts;
-        writeln!(f, "kindred train: bundle written to {}", self.bundle.display())?;
+        writeln!(
+            f,
+            "kindred train: bundle written to {}",
+            self.bundle.display()
+        )?;
         writeln!(f)?;
         writeln!(f, "Data")?;
         writeln!(
