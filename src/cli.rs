@@ -35,6 +35,10 @@ pub enum Command {
     Eval(EvalArgs),
     /// Print a bundle's manifest and segments.
     Inspect(InspectArgs),
+    /// Serve the newest model bundle over HTTP.
+    Serve(crate::server::command::ServeArgs),
+    /// Train on datasets/demo if there is no bundle yet, then serve it on 127.0.0.1:8080.
+    Demo(crate::server::command::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +208,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Split(a) => split(a, progress),
         Command::Eval(a) => eval(a, progress),
         Command::Inspect(a) => inspect(a),
+        Command::Serve(a) => crate::server::command::serve(a),
+        Command::Demo(a) => crate::server::command::demo(a, progress),
     }
 }
 

@@ -5,6 +5,7 @@
 //! per-route metrics). [`serve`] runs it with graceful shutdown; [`shutdown_signal`] waits
 //! for ctrl-c or SIGTERM.
 
+pub mod command;
 pub mod error;
 pub mod metrics;
 pub mod openapi;

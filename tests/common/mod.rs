@@ -70,7 +70,11 @@ pub fn copy_bundle(models: &Path, from: &str, to: &str) -> PathBuf {
     }
     let manifest = dst_tmp.join("manifest.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    let text = text.replacen(&format!("\"version\": \"{from}\""), &format!("\"version\": \"{to}\""), 1);
+    let text = text.replacen(
+        &format!("\"version\": \"{from}\""),
+        &format!("\"version\": \"{to}\""),
+        1,
+    );
     std::fs::write(&manifest, text).unwrap();
     let dst = models.join(to);
     std::fs::rename(&dst_tmp, &dst).unwrap();
