@@ -126,7 +126,8 @@ impl InputArgs {
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Event files (Parquet, CSV, JSON lines, MovieLens u.data, ratings CSV); repeatable.
-    #[arg(long, required = true, num_args = 1..)]
+    /// Without --events, the bundled demo shop in datasets/demo is used.
+    #[arg(long, num_args = 1..)]
     pub events: Vec<PathBuf>,
     /// The catalog (Parquet, CSV or JSON lines).
     #[arg(long)]
@@ -236,7 +237,23 @@ fn generate(a: GenerateArgs, progress: Progress) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn train(a: TrainArgs, progress: Progress) -> anyhow::Result<()> {
+/// The committed demo shop, used when `kindred train` gets no --events.
+pub const DEMO_DIR: &str = "datasets/demo";
+
+fn train(mut a: TrainArgs, progress: Progress) -> anyhow::Result<()> {
+    if a.events.is_empty() {
+        let demo = Path::new(DEMO_DIR);
+        if !demo.join("events.parquet").is_file() {
+            bail!(
+                "no --events given and no demo shop at {DEMO_DIR} (run from the repository root, or pass --events)"
+            );
+        }
+        eprintln!("no --events given: training on the demo shop in {DEMO_DIR}");
+        a.events = vec![demo.join("events.parquet")];
+        a.items.get_or_insert_with(|| demo.join("items.parquet"));
+        a.identities
+            .get_or_insert_with(|| demo.join("identities.parquet"));
+    }
     let inputs = TrainInputs {
         events: a.events.clone(),
         items: a.items.clone(),
