@@ -98,6 +98,43 @@ fn trains_a_complete_bundle_that_reloads_into_the_same_model() {
     assert_eq!(item_ids.len(), 150);
     assert!(item_vectors.iter().all(|v| v.is_finite()));
 
+    // Cold start: items without interactions get content embeddings whose nearest warm
+    // items mostly share their top-level category (chance: about 1 in 10 categories).
+    let (catalog, _) = kindred_training::data::read::read_catalog(
+        &reader.path("items.parquet"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let warm: std::collections::HashSet<String> = {
+        let (ids, _) = reader.read_embeddings("als_item_factors.parquet").unwrap();
+        ids.into_iter().collect()
+    };
+    let exact = kindred_training::index::BruteForce::new(&item_vectors);
+    let (mut same, mut total) = (0usize, 0usize);
+    for (row, item) in catalog.items.iter().enumerate() {
+        if warm.contains(&item.item_id) {
+            continue;
+        }
+        let keep = |r: usize| warm.contains(&catalog.items[r].item_id);
+        let hits = kindred_training::index::VectorIndex::search(
+            &exact,
+            item_vectors.row(row).as_slice().unwrap(),
+            10,
+            Some(&keep),
+        );
+        assert_eq!(hits.len(), 10);
+        same += hits
+            .iter()
+            .filter(|(r, _)| catalog.items[*r as usize].top_category() == item.top_category())
+            .count();
+        total += hits.len();
+    }
+    assert!(total > 0);
+    assert!(
+        same * 10 >= total * 6,
+        "cold items: {same} of {total} neighbours share the category"
+    );
+
     // The reloaded recommender scores exactly like a fresh fit with the same parameters.
     let loaded = load_recommender(&reader).unwrap();
     let opts = ReadOptions::default();

@@ -288,8 +288,8 @@ pub fn tune(
     blends.push((pop_only, pop_metrics));
     let ease_weights: &[f32] = if ease_best.is_some() { &[1.0] } else { &[0.0] };
     for &ew in ease_weights {
-        for aw in [0.0f32, 0.25, 0.5, 1.0] {
-            for pw in [0.0f32, 0.05, 0.15, 0.3, 0.6] {
+        for aw in [0.0f32, 0.25, 0.5] {
+            for pw in [0.0f32, 0.05, 0.15, 0.3] {
                 if ew == 0.0 && aw == 0.0 {
                     continue;
                 }
