@@ -1,0 +1,81 @@
+//! In-process speed of the read queries on the demo shop (trained once before timing):
+//! `similar_items` (HNSW and brute force), `recommend_for_customer`, `also_want`.
+#![allow(clippy::unwrap_used)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use kindred::serving::{ListQuery, Model, also_want, recommend, similar_items};
+use kindred_training::pipeline::{TrainInputs, TrainParams, train};
+use kindred_training::progress::Progress;
+use std::hint::black_box;
+use std::path::Path;
+
+fn model() -> (tempfile::TempDir, Model) {
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/demo");
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = TrainInputs {
+        events: vec![shop.join("events.parquet")],
+        items: Some(shop.join("items.parquet")),
+        identities: Some(shop.join("identities.parquet")),
+        ..TrainInputs::default()
+    };
+    let params = TrainParams {
+        evaluate: false,
+        version: Some("bench".into()),
+        ..TrainParams::default()
+    };
+    train(&inputs, &params, tmp.path(), Progress::Hidden).unwrap();
+    let m = Model::load(&tmp.path().join("bench")).unwrap();
+    (tmp, m)
+}
+
+fn serving(c: &mut Criterion) {
+    let (_tmp, m) = model();
+    let items: Vec<String> = m
+        .items
+        .items
+        .iter()
+        .step_by(7)
+        .map(|i| i.item_id.clone())
+        .collect();
+    let customers: Vec<String> = m
+        .customers
+        .ids()
+        .iter()
+        .filter(|c| !c.starts_with("anon:"))
+        .step_by(13)
+        .cloned()
+        .collect();
+    let q = ListQuery::default();
+    let exact = ListQuery {
+        exact: true,
+        ..ListQuery::default()
+    };
+    let mut i = 0usize;
+    c.bench_function("similar_items", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(similar_items(&m, &items[i % items.len()], &q).unwrap())
+        })
+    });
+    c.bench_function("similar_items_exact", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(similar_items(&m, &items[i % items.len()], &exact).unwrap())
+        })
+    });
+    c.bench_function("recommend_for_customer", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(recommend(&m, &customers[i % customers.len()], &q).unwrap())
+        })
+    });
+    c.bench_function("also_want", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(also_want(&m, &customers[i % customers.len()], &q).unwrap())
+        })
+    });
+}
+
+criterion_group!(benches, serving);
+criterion_main!(benches);
