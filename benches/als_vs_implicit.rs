@@ -137,12 +137,18 @@ fn run() -> Result<(), Error> {
     let python = python_env(&target_dir().join("bench-venv"));
 
     let mut ours_times = Vec::new();
+    let mut ours_cpu = Vec::new();
+    let mut theirs_cpu = Vec::new();
     let mut ours_model = None;
     let mut theirs_times = Vec::new();
     let mut theirs_report: Option<serde_json::Value> = None;
     let mut theirs_error = python.as_ref().err().cloned();
     for round in 1..=ROUNDS {
+        let cpu_before = process_cpu_seconds();
         let als = Als::fit(&matrix, params, Progress::Hidden)?;
+        if let (Some(before), Some(after)) = (cpu_before, process_cpu_seconds()) {
+            ours_cpu.push((after - before) / params.iterations as f64);
+        }
         let timed = &als.iteration_times[WARMUP.min(als.iteration_times.len())..];
         println!("round {round}: kindred  {}", format_times(timed));
         ours_times.extend_from_slice(timed);
@@ -161,6 +167,9 @@ fn run() -> Result<(), Error> {
                         .collect();
                     println!("round {round}: implicit {}", format_times(&timed));
                     theirs_times.extend(timed);
+                    if let Some(cpu) = report["fit_cpu_seconds"].as_f64() {
+                        theirs_cpu.push(cpu / (WARMUP + TIMED) as f64);
+                    }
                     theirs_report = Some(report);
                 }
                 Err(e) => {
@@ -208,6 +217,15 @@ fn run() -> Result<(), Error> {
             println!(
                 "  ratio             {ratio:>9.2}   (kindred / implicit; goal <= 1.0: {verdict})"
             );
+            if let (Some(o), Some(t)) = (mean(&ours_cpu), mean(&theirs_cpu)) {
+                println!(
+                    "  CPU/iteration     kindred {:.0} ms, implicit {:.0} ms: ratio {:.2} \
+                     (whole fits, all threads; steadier than wall time on a busy machine)",
+                    o * 1e3,
+                    t * 1e3,
+                    o / t
+                );
+            }
             println!("  implicit BLAS     {}", report["blas"]);
         }
         _ => println!(
@@ -234,6 +252,8 @@ fn run() -> Result<(), Error> {
         "implicit": theirs_report,
         "implicit_error": theirs_error,
         "ratio": theirs_median.map(|m| ours_median.as_secs_f64() / m.as_secs_f64()),
+        "cpu_ms_per_iteration": {"kindred": mean(&ours_cpu).map(|c| c * 1e3),
+                                 "implicit": mean(&theirs_cpu).map(|c| c * 1e3)},
     });
     let out = data_root.join("als_vs_implicit.json");
     std::fs::write(&out, serde_json::to_string_pretty(&summary)?)?;
@@ -459,6 +479,22 @@ fn finite(als: &Als) -> bool {
         .iter()
         .chain(als.item_factors.iter())
         .all(|v| v.is_finite())
+}
+
+/// CPU seconds (user + system, all threads) this process has used, from `/proc/self/stat`
+/// (clock ticks of 1/100 s); `None` where that file is missing.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name start at field 3 (state); utime and stime
+    // are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
 fn median(times: &[Duration]) -> Duration {

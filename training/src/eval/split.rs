@@ -43,6 +43,23 @@ impl TestSet {
         self.users.len() + self.cold_users.len()
     }
 
+    /// Keeps at most `n` users (known and cold together), drawn at random with `seed`.
+    pub fn sample(&mut self, n: usize, seed: u64) {
+        use rand::SeedableRng;
+        use rand::seq::SliceRandom;
+        if self.n_users() <= n {
+            return;
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let share = n as f64 / self.n_users() as f64;
+        let known = ((self.users.len() as f64) * share).round() as usize;
+        self.users.shuffle(&mut rng);
+        self.users.truncate(known);
+        self.users.sort_by_key(|(u, _)| *u);
+        self.cold_users.shuffle(&mut rng);
+        self.cold_users.truncate(n.saturating_sub(known));
+    }
+
     /// Maps a test log (possibly with its own id maps) into the ids of `train`.
     pub fn from_logs(train: &InteractionLog, test: &InteractionLog) -> TestSet {
         let mut per_user: Vec<Vec<u32>> = vec![Vec::new(); test.users.len()];

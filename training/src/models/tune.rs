@@ -188,12 +188,7 @@ pub fn tune(
     };
     let split = temporal_split(train, &params.split);
     let mut valid = split.test_set();
-    if valid.users.len() > params.max_users {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(params.seed);
-        valid.users.shuffle(&mut rng);
-        valid.users.truncate(params.max_users);
-        valid.users.sort_by_key(|(u, _)| *u);
-    }
+    valid.sample(params.max_users, params.seed);
     let fit = &split.train;
     let matrix = training_matrix(fit);
     let mut bench = Bench {

@@ -47,6 +47,9 @@ pub struct TrainParams {
     pub recall_sample: usize,
     /// Length of each stored popularity list (default 200).
     pub popularity_limit: usize,
+    /// The held-out test metrics are computed on at most this many users, sampled at
+    /// random (default 10,000; `kindred eval` always uses every user).
+    pub eval_users: usize,
     /// Bundle version name (default: the current UTC time).
     pub version: Option<String>,
 }
@@ -61,6 +64,7 @@ impl Default for TrainParams {
             hnsw: HnswParams::default(),
             recall_sample: 1_000,
             popularity_limit: 200,
+            eval_users: 10_000,
             version: None,
         }
     }
@@ -209,7 +213,8 @@ pub fn train(
     // 3. Evaluate by the protocol (tuning only on validation), or just tune.
     let (eval, chosen) = if params.evaluate {
         let parts = temporal_split(&interactions, &params.tune.split);
-        let test = parts.test_set();
+        let mut test = parts.test_set();
+        test.sample(params.eval_users, params.tune.seed);
         let outcome = evaluate_split(
             &parts.train,
             &test,
