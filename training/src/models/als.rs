@@ -10,6 +10,7 @@
 //! from their history with one exact `k × k` solve.
 
 use super::{HistoryEntry, Recommender, aggregate};
+use crate::index::dot;
 use crate::interactions::SparseMatrix;
 use crate::progress::Progress;
 use faer::linalg::solvers::Solve;
@@ -96,25 +97,6 @@ pub struct Als {
 /// Vector accumulators of [`symv`]'s output block (eight AVX2 registers = 64 outputs): enough
 /// independent FMA chains to keep both FMA units busy.
 const SYMV_VECS: usize = 8;
-
-/// A portable dot product for code outside the SIMD kernels (scoring): eight independent
-/// sums, plain multiply and add so that it vectorises for the baseline target too.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (x, y) in ra.iter().zip(rb) {
-        s += x * y;
-    }
-    s
-}
 
 /// `a · b` in the SIMD width of `S`, two independent vector accumulators.
 #[inline(always)]
