@@ -357,10 +357,10 @@ fn parse_wrk(text: &str) -> Option<WrkResult> {
             non_2xx = v.trim().parse().ok()?;
         } else if let Some(v) = t.strip_prefix("Socket errors:") {
             socket_errors = v.trim().to_owned();
-        } else if let Some((n, rest)) = t.split_once(" requests in ") {
-            if rest.contains(',') {
-                total = n.trim().parse().ok();
-            }
+        } else if let Some((n, rest)) = t.split_once(" requests in ")
+            && rest.contains(',')
+        {
+            total = n.trim().parse().ok();
         }
     }
     Some(WrkResult {
@@ -437,7 +437,7 @@ fn print_table(results: &[(&str, WrkResult)]) {
         if let Some((_, r)) = results.iter().find(|(n, _)| n.starts_with(prefix)) {
             let ratio = r.requests_per_sec / health;
             println!(
-                "goal {label} >= {goal:.1}x /healthz: {ratio:.2}x -> {}",
+                "goal {label} >= {goal:.1}x /healthz: {ratio:.3}x -> {}",
                 if ratio >= goal { "MET" } else { "NOT MET" }
             );
         }

@@ -14,8 +14,10 @@ const MAX_LAYER: usize = 16;
 
 /// Build and search parameters of an [`HnswIndex`].
 ///
-/// Defaults (`HnswParams::default()`): `m` 16, `ef_construction` 200, `ef_search` 64,
-/// `min_filter_share` 0.02, `exact_scan_rows` 50,000. Graph construction is not seeded: parallel insertion makes the
+/// Defaults (`HnswParams::default()`): `m` 16, `ef_construction` 100, `ef_search` 100,
+/// `min_filter_share` 0.02, `exact_scan_rows` 50,000. Measured on the embeddings of a
+/// 100k-customer shop (ALS, 64 factors): customers recall@10 0.962 at ef_construction 100 /
+/// ef_search 100 (0.967 at 200 / 64, but the build took 2.2× longer); items 0.993. Graph construction is not seeded: parallel insertion makes the
 /// graph depend on thread timing, so two builds can differ slightly (recall does not).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HnswParams {
@@ -38,8 +40,8 @@ impl Default for HnswParams {
     fn default() -> Self {
         Self {
             m: 16,
-            ef_construction: 200,
-            ef_search: 64,
+            ef_construction: 100,
+            ef_search: 100,
             min_filter_share: 0.02,
             exact_scan_rows: 50_000,
         }

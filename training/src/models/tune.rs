@@ -34,7 +34,7 @@ pub struct TuneParams {
     /// Cut-off of the validation metric (nDCG@k; default 10).
     pub k: usize,
     pub split: SplitParams,
-    /// Validation users are sampled down to this many (default 5,000).
+    /// Validation users are sampled down to this many (default 3,000).
     pub max_users: usize,
     /// ALS settings that tuning does not search (factors, iterations, seed).
     pub als: AlsParams,
@@ -54,7 +54,7 @@ impl Default for TuneParams {
         Self {
             k: 10,
             split: SplitParams::default(),
-            max_users: 5_000,
+            max_users: 3_000,
             als: AlsParams::default(),
             ease_max_items: 6_000,
             try_ease: true,

@@ -48,7 +48,7 @@ pub struct TrainParams {
     /// Length of each stored popularity list (default 200).
     pub popularity_limit: usize,
     /// The held-out test metrics are computed on at most this many users, sampled at
-    /// random (default 10,000; `kindred eval` always uses every user).
+    /// random (default 5,000; `kindred eval` always uses every user).
     pub eval_users: usize,
     /// Bundle version name (default: the current UTC time).
     pub version: Option<String>,
@@ -64,7 +64,7 @@ impl Default for TrainParams {
             hnsw: HnswParams::default(),
             recall_sample: 1_000,
             popularity_limit: 200,
-            eval_users: 10_000,
+            eval_users: 5_000,
             version: None,
         }
     }
