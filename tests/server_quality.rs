@@ -6,6 +6,7 @@
 mod common;
 
 use kindred::serving::{ListQuery, Model, also_want, category_under, similar_items};
+use kindred_training::index::HnswParams;
 use rand::seq::SliceRandom;
 use rand::{SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
@@ -18,7 +19,15 @@ fn demo() -> &'static Model {
         let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/demo");
         let tmp = tempfile::tempdir().unwrap();
         common::train_into(&shop, tmp.path(), "demo");
-        let model = Model::load(&tmp.path().join("demo")).unwrap();
+        let mut model = Model::load(&tmp.path().join("demo")).unwrap();
+        // The demo catalog is small enough for the full scan; measure the graph itself.
+        for index in [&mut model.item_index, &mut model.customer_index] {
+            let params = HnswParams {
+                full_scan_rows: 0,
+                ..index.params()
+            };
+            index.set_search_params(params).unwrap();
+        }
         (tmp, model)
     })
     .1
