@@ -125,7 +125,6 @@ impl Bench<'_> {
         let start = std::time::Instant::now();
         let m = evaluate_with(model, self.train, &self.hist, &self.valid, self.k);
         let seconds = start.elapsed().as_secs_f64();
-        tracing_trial(&name, &m, seconds);
         self.trials.push(Trial {
             model: name,
             ndcg: m.ndcg,
@@ -133,15 +132,6 @@ impl Bench<'_> {
             seconds,
         });
         m
-    }
-}
-
-fn tracing_trial(name: &str, m: &Metrics, seconds: f64) {
-    if std::env::var_os("KINDRED_TRACE_TUNING").is_some() {
-        eprintln!(
-            "  trial {name}: ndcg {:.4} recall {:.4} ({seconds:.2}s)",
-            m.ndcg, m.recall
-        );
     }
 }
 

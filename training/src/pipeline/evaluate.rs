@@ -1,7 +1,9 @@
 //! `kindred eval`: self-tuned training and evaluation by the protocol.
 
-use crate::eval::{EvalReport, Metrics, SplitParams, TestSet, evaluate, temporal_split};
+use crate::eval::metrics::evaluate_with;
+use crate::eval::{EvalReport, Metrics, SplitParams, TestSet, temporal_split};
 use crate::interactions::InteractionLog;
+use crate::models::histories;
 use crate::models::popularity::{Popularity, PopularityParams};
 use crate::models::tune::{ModelError, TuneOutcome, TuneParams, fit_hybrid, tune};
 use crate::progress::Progress;
@@ -92,9 +94,10 @@ pub fn evaluate_split(
     let tuning = tune(train, tune_params, progress)?;
     let model = fit_hybrid(train, &tuning.params, progress)?;
     let k = tune_params.k;
-    let metrics = evaluate(&model, train, test, k);
+    let hist = histories(train);
+    let metrics = evaluate_with(&model, train, &hist, test, k);
     let baseline_model = Popularity::fit(train, PopularityParams::default());
-    let baseline = evaluate(&baseline_model, train, test, k);
+    let baseline = evaluate_with(&baseline_model, train, &hist, test, k);
     Ok(EvalOutcome {
         report: EvalReport {
             model: tuning.params.describe(),

@@ -2,7 +2,7 @@
 
 use super::evaluate::{EvalOutcome, evaluate_split};
 use crate::bundle::{BundleError, BundleReader, BundleWriter, Manifest, new_version};
-use crate::content::content_embeddings;
+use crate::content::{ContentModel, content_embeddings};
 use crate::data::read::{self, ReadOptions};
 use crate::data::write::{WriteError, write_catalog};
 use crate::data::{Catalog, DataError, EventLog, IdentityLinks, Item, Rejections};
@@ -235,7 +235,7 @@ pub fn train(
 
     // 5. Item table (catalog order, then items only seen in events) and embeddings.
     let items = item_table(&catalog, &interactions);
-    let (item_vectors, warm_items) = item_embeddings(&items, &interactions, &model);
+    let (item_vectors, warm_items, content) = item_embeddings(&items, &interactions, &model);
     let customer_vectors = model
         .als
         .as_ref()
@@ -330,15 +330,8 @@ pub fn train(
         writer.write_json("segments.json", s)?;
     }
     writer.write_json("popularity.json", &popularity)?;
-    let warm_rows: Vec<Option<usize>> = items
-        .ids
-        .ids()
-        .iter()
-        .map(|id| interactions.items.get(id).map(|i| i as usize))
-        .collect();
-    if let Some(als) = &model.als {
-        let content = content_embeddings(&items, &warm_rows, &als.item_factors);
-        writer.write_json("content.json", &content)?;
+    if let Some(content) = &content {
+        writer.write_json("content.json", content)?;
     }
     write_model(&writer, &model, &interactions)?;
     item_index.save(writer.dir(), "items")?;
@@ -410,14 +403,15 @@ fn item_table(catalog: &Catalog, interactions: &InteractionLog) -> Catalog {
     items
 }
 
-/// ALS factors for items with interactions; content embeddings for the rest.
+/// ALS factors for items with interactions; content embeddings for the rest. Returns the
+/// vectors, the number of warm items, and the content model (stored for new items).
 fn item_embeddings(
     items: &Catalog,
     interactions: &InteractionLog,
     model: &Hybrid,
-) -> (Array2<f32>, usize) {
+) -> (Array2<f32>, usize, Option<ContentModel>) {
     let Some(als) = &model.als else {
-        return (Array2::zeros((items.len(), 1)), 0);
+        return (Array2::zeros((items.len(), 1)), 0, None);
     };
     let k = als.params.factors;
     let mut out = Array2::<f32>::zeros((items.len(), k));
@@ -440,7 +434,7 @@ fn item_embeddings(
                 .assign(&ndarray::ArrayView1::from(v.as_slice()));
         }
     }
-    (out, warm)
+    (out, warm, Some(content))
 }
 
 /// Recall@10 of the graph itself (the small-index full scan switched off while measuring).
