@@ -126,7 +126,7 @@ fn also_want_leans_to_the_segment_categories() {
         .collect();
     for &c in &customers {
         let sid = seg.assignments[c];
-        let got = also_want(m, m.customers.id(c as u32), &ListQuery::default()).unwrap();
+        let got = also_want(m, &m.bundle_visitor(c), &ListQuery::default()).unwrap();
         let base = all.iter().filter(|cat| in_segment(sid, cat)).count() as f64 / all.len() as f64;
         for it in &got {
             total += 1;

@@ -13,7 +13,7 @@ pub mod params;
 pub mod routes;
 
 use crate::config::Config;
-use crate::serving::{LoadError, Model};
+use crate::serving::{LoadError, Model, Visitor};
 use arc_swap::ArcSwapOption;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -81,6 +81,21 @@ impl AppState {
     /// the model under it.
     pub fn model(&self) -> Result<Arc<Model>, ApiError> {
         self.inner.model.load_full().ok_or(ApiError::NotReady)
+    }
+
+    /// Who a personal query about customer `id` is about: what `model` knows of them merged
+    /// with their live events. 404 `unknown_customer` when neither knows them.
+    pub fn visitor<'m>(&self, model: &'m Model, id: &str) -> Result<Visitor<'m>, ApiError> {
+        Ok(model.visitor(id)?)
+    }
+
+    /// The visitor behind anonymous id `anonymous_id` (a session not yet identified). A
+    /// session nobody has seen yet is a visitor without history, not an error.
+    pub fn session_visitor<'m>(&self, model: &'m Model, anonymous_id: &str) -> Visitor<'m> {
+        let id = format!("{}{anonymous_id}", kindred_training::interactions::ANONYMOUS_PREFIX);
+        model
+            .visitor(&id)
+            .unwrap_or_else(|_| Visitor::unknown(id))
     }
 
     /// Swaps in `model`, returning the previous one.

@@ -220,7 +220,12 @@ impl Model {
     /// The segment of customer row `c`, if the bundle has segments.
     pub fn segment_of(&self, c: usize) -> Option<&kindred_training::segments::Segment> {
         let s = self.segmentation.as_ref()?;
-        let id = *s.assignments.get(c)?;
+        self.segment(*s.assignments.get(c)?)
+    }
+
+    /// Segment `id`, if the bundle has it.
+    pub fn segment(&self, id: u32) -> Option<&kindred_training::segments::Segment> {
+        let s = self.segmentation.as_ref()?;
         s.segments.iter().find(|seg| seg.id == id)
     }
 }

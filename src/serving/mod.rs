@@ -16,9 +16,11 @@
 pub mod filters;
 mod load;
 mod queries;
+mod visitor;
 
 pub use filters::{CompiledFilter, Filters, category_under};
 pub use load::{LoadError, Model};
+pub use visitor::Visitor;
 pub use queries::{
     Lookalike, ProfileCounts, ProfileOut, RecentItem, ScoredItem, SegmentOut, SegmentRef,
     also_want, lookalikes, profile, recommend, segment, segments, similar_items,

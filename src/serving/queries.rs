@@ -1,6 +1,6 @@
 //! The read queries, as plain functions over a [`Model`].
 
-use super::{ListQuery, Model, QueryError};
+use super::{ListQuery, Model, QueryError, Visitor};
 use kindred_training::index::{VectorIndex, dot};
 use kindred_training::models::{HistoryEntry, Recommender, top_k};
 use std::collections::{HashMap, HashSet};
@@ -169,19 +169,19 @@ fn because_of(model: &Model, history: &[HistoryEntry], row: usize) -> String {
     }
 }
 
-/// Personal recommendations: the recommender scores the customer's history (oldest first);
-/// items the customer already has are left out, filters apply before the cut.
+/// Personal recommendations: the recommender scores the visitor's history (oldest first);
+/// items the visitor already has are left out, filters apply before the cut. A visitor
+/// without history gets the shop's most popular items.
 pub fn recommend(
     model: &Model,
-    customer_id: &str,
+    visitor: &Visitor<'_>,
     q: &ListQuery,
 ) -> Result<Vec<ScoredItem>, QueryError> {
-    let c = model.customer_row(customer_id)?;
     let scorer = model
         .scorer
         .as_ref()
         .ok_or(QueryError::Unavailable("recommender"))?;
-    let own = &model.histories[c];
+    let own = &visitor.history[..];
     let history: Vec<HistoryEntry> = own
         .iter()
         .filter_map(|h| {
@@ -217,16 +217,18 @@ pub fn recommend(
 /// minus what this customer already has; filters apply before the cut.
 pub fn also_want(
     model: &Model,
-    customer_id: &str,
+    visitor: &Visitor<'_>,
     q: &ListQuery,
 ) -> Result<Vec<ScoredItem>, QueryError> {
-    let c = model.customer_row(customer_id)?;
     let cf = q.filters.compile(model)?;
+    let Some(query) = visitor.embedding.as_deref() else {
+        return Ok(Vec::new());
+    };
     let index = index_of(model, true, q.exact);
-    let query = model.customer_index.exact().row(c).to_vec();
-    let not_self = |r: usize| r != c;
-    let neighbours = index.search(&query, ALSO_WANT_NEIGHBOURS, Some(&not_self));
-    let owned: HashSet<u32> = model.histories[c].iter().map(|h| h.item).collect();
+    let me = visitor.row;
+    let not_self = |r: usize| Some(r) != me;
+    let neighbours = index.search(query, ALSO_WANT_NEIGHBOURS, Some(&not_self));
+    let owned: HashSet<u32> = visitor.history.iter().map(|h| h.item).collect();
     // item row → (score, customers)
     let mut acc: HashMap<u32, (f32, u32)> = HashMap::new();
     for (n, sim) in neighbours {
@@ -263,18 +265,20 @@ pub fn also_want(
         .collect())
 }
 
-/// The `k` customers nearest to `customer_id` by embedding, the customer left out.
+/// The `k` customers nearest to the visitor by embedding, the visitor left out. Empty when
+/// the visitor has no embedding yet.
 pub fn lookalikes(
     model: &Model,
-    customer_id: &str,
+    visitor: &Visitor<'_>,
     k: usize,
     exact: bool,
 ) -> Result<Vec<Lookalike>, QueryError> {
-    let c = model.customer_row(customer_id)?;
+    let Some(query) = visitor.embedding.as_deref() else {
+        return Ok(Vec::new());
+    };
     let index = index_of(model, true, exact);
-    let query = model.customer_index.exact().row(c).to_vec();
-    let mut found = index.search(&query, k + 1, None);
-    found.retain(|(r, _)| *r as usize != c);
+    let mut found = index.search(query, k + 1, None);
+    found.retain(|(r, _)| Some(*r as usize) != visitor.row);
     found.truncate(k);
     Ok(found
         .into_iter()
@@ -289,10 +293,9 @@ pub fn lookalikes(
         .collect())
 }
 
-/// A customer's segment, counters and recent items.
-pub fn profile(model: &Model, customer_id: &str) -> Result<ProfileOut, QueryError> {
-    let c = model.customer_row(customer_id)?;
-    let h = &model.histories[c];
+/// A visitor's segment, counters and recent items.
+pub fn profile(model: &Model, visitor: &Visitor<'_>) -> Result<ProfileOut, QueryError> {
+    let h = &visitor.history[..];
     let distinct: HashSet<u32> = h.iter().map(|e| e.item).collect();
     let mut seen = HashSet::new();
     let recent_items = h
@@ -313,8 +316,8 @@ pub fn profile(model: &Model, customer_id: &str) -> Result<ProfileOut, QueryErro
         })
         .collect();
     Ok(ProfileOut {
-        customer_id: customer_id.to_owned(),
-        segment: model.segment_of(c).map(|s| SegmentRef {
+        customer_id: visitor.id.to_string(),
+        segment: visitor.segment.and_then(|id| model.segment(id)).map(|s| SegmentRef {
             id: s.id,
             name: s.name.clone(),
             description: s.description.clone(),

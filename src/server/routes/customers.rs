@@ -26,7 +26,8 @@ pub async fn recommendations(
 ) -> Result<Json<ItemsOut>, ApiError> {
     let q = list_query(&pairs, FILTERED, state.config())?;
     let model = state.model()?;
-    let items = serving::recommend(&model, &id, &q)?;
+    let visitor = state.visitor(&model, &id)?;
+    let items = serving::recommend(&model, &visitor, &q)?;
     Ok(Json(ItemsOut {
         model_version: model.version.clone(),
         items,
@@ -51,7 +52,8 @@ pub async fn also_want(
 ) -> Result<Json<ItemsOut>, ApiError> {
     let q = list_query(&pairs, FILTERED_EXACT, state.config())?;
     let model = state.model()?;
-    let items = serving::also_want(&model, &id, &q)?;
+    let visitor = state.visitor(&model, &id)?;
+    let items = serving::also_want(&model, &visitor, &q)?;
     Ok(Json(ItemsOut {
         model_version: model.version.clone(),
         items,
@@ -87,7 +89,8 @@ pub async fn lookalikes(
 ) -> Result<Json<LookalikesOut>, ApiError> {
     let q = list_query(&pairs, K_EXACT, state.config())?;
     let model = state.model()?;
-    let customers = serving::lookalikes(&model, &id, q.k, q.exact)?;
+    let visitor = state.visitor(&model, &id)?;
+    let customers = serving::lookalikes(&model, &visitor, q.k, q.exact)?;
     Ok(Json(LookalikesOut {
         model_version: model.version.clone(),
         customers,
@@ -111,5 +114,6 @@ pub async fn profile(
 ) -> Result<Json<ProfileOut>, ApiError> {
     check_known(&pairs, &[])?;
     let model = state.model()?;
-    Ok(Json(serving::profile(&model, &id)?))
+    let visitor = state.visitor(&model, &id)?;
+    Ok(Json(serving::profile(&model, &visitor)?))
 }
