@@ -1,4 +1,4 @@
-//! The `kindred` command line: generate, train, split, eval, inspect.
+//! The `kindred` command line: generate, train, split, eval, inspect, export.
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -35,6 +35,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Print a bundle's manifest and segments.
     Inspect(InspectArgs),
+    /// Write the events and identity links of a server's data directory as Parquet.
+    Export(ExportArgs),
     /// Serve the newest model bundle over HTTP.
     Serve(crate::server::command::ServeArgs),
     /// Train on datasets/demo if there is no bundle yet, then serve it on 127.0.0.1:8080.
@@ -196,6 +198,35 @@ pub struct InspectArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The server's data directory (holds events.sqlite3); read only, fine while serving.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Output folder for events.parquet and identities.parquet.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Only events at or after this time: RFC 3339 (2024-05-01T00:00:00Z) or epoch
+    /// milliseconds. Identity links are always exported in full.
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<i64>,
+}
+
+/// `--since`: RFC 3339 or epoch milliseconds, as epoch milliseconds.
+fn parse_since(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| {
+            format!(
+                "expected RFC 3339 (like 2024-05-01T00:00:00Z) or epoch milliseconds, got {s:?} ({e})"
+            )
+        })
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let progress = if cli.quiet {
@@ -209,6 +240,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Split(a) => split(a, progress),
         Command::Eval(a) => eval(a, progress),
         Command::Inspect(a) => inspect(a),
+        Command::Export(a) => export(a, progress),
         Command::Serve(a) => crate::server::command::serve(a),
         Command::Demo(a) => crate::server::command::demo(a, progress),
     }
@@ -382,5 +414,26 @@ fn inspect(a: InspectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     print!("{}", pipeline::train::describe_bundle(&reader)?);
+    Ok(())
+}
+
+fn export(a: ExportArgs, progress: Progress) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let report = crate::store::export(&a.data, &a.out, a.since, progress)?;
+    let since = match a.since.and_then(chrono::DateTime::from_timestamp_millis) {
+        Some(t) => format!(
+            " since {}",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => String::new(),
+    };
+    println!(
+        "exported {} events{since} and {} identity links in {:.1}s\n  {}\n  {}",
+        report.events,
+        report.links,
+        started.elapsed().as_secs_f64(),
+        report.events_path.display(),
+        report.identities_path.display(),
+    );
     Ok(())
 }

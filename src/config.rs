@@ -10,6 +10,11 @@
 //! | `body_limit_bytes` | `KINDRED_BODY_LIMIT_BYTES` | `1048576` (1 MiB) |
 //! | `default_k` | `KINDRED_DEFAULT_K` | `10` |
 //! | `max_k` | `KINDRED_MAX_K` | `1000` |
+//! | `data_dir` | `KINDRED_DATA_DIR` | `data` (the event store) |
+//! | `max_batch_events` | `KINDRED_MAX_BATCH_EVENTS` | `1000` |
+//! | `live_recent_items` | `KINDRED_LIVE_RECENT_ITEMS` | `50` |
+//! | `live_intent_weight` | `KINDRED_LIVE_INTENT_WEIGHT` | `1.0` |
+//! | `[[api_keys]]` | a key's `key_env` names the variable holding it | none: the API is open |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,6 +57,53 @@ pub struct Config {
     pub default_k: usize,
     /// Largest `k` a request may ask for.
     pub max_k: usize,
+    /// Folder of the event store (`events.sqlite3`), created when missing.
+    pub data_dir: PathBuf,
+    /// Most events accepted in one `POST /v1/events`.
+    pub max_batch_events: usize,
+    /// Item events kept per visitor in the live profile.
+    pub live_recent_items: usize,
+    /// How strongly personal recommendations follow the visitor's latest live clicks
+    /// (0 = not at all; 1 = as much as the trained model's best score).
+    pub live_intent_weight: f32,
+    /// API keys and their scopes; with none, every route is open.
+    pub api_keys: Vec<ApiKey>,
+}
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Send events and identify visitors.
+    Ingest,
+    /// Read recommendations, profiles, segments and pages.
+    Read,
+    /// Erase customers, export, reload models.
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Read => "read",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+/// One API key: `Authorization: Bearer <key>` (or `X-Api-Key: <key>`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// Who holds the key (shown in logs, never the key itself).
+    pub name: String,
+    /// The key; or leave it out and name an environment variable in `key_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_env: Option<String>,
+    pub scopes: Vec<Scope>,
 }
 
 impl Default for Config {
@@ -63,6 +115,11 @@ impl Default for Config {
             body_limit_bytes: 1 << 20,
             default_k: 10,
             max_k: 1_000,
+            data_dir: PathBuf::from("data"),
+            max_batch_events: 1_000,
+            live_recent_items: 50,
+            live_intent_weight: 1.0,
+            api_keys: Vec::new(),
         }
     }
 }
@@ -128,6 +185,34 @@ impl Config {
         if let Some(v) = env("KINDRED_MAX_K") {
             self.max_k = env_value("KINDRED_MAX_K", &v)?;
         }
+        if let Some(v) = env("KINDRED_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("KINDRED_MAX_BATCH_EVENTS") {
+            self.max_batch_events = env_value("KINDRED_MAX_BATCH_EVENTS", &v)?;
+        }
+        if let Some(v) = env("KINDRED_LIVE_RECENT_ITEMS") {
+            self.live_recent_items = env_value("KINDRED_LIVE_RECENT_ITEMS", &v)?;
+        }
+        if let Some(v) = env("KINDRED_LIVE_INTENT_WEIGHT") {
+            self.live_intent_weight = env_value("KINDRED_LIVE_INTENT_WEIGHT", &v)?;
+        }
+        for k in &mut self.api_keys {
+            if let Some(var) = &k.key_env {
+                match env(var) {
+                    Some(v) => k.key = Some(v.trim().to_owned()),
+                    None => {
+                        return Err(ConfigError::Invalid {
+                            key: "api_keys.key_env",
+                            message: format!(
+                                "key {:?} names environment variable {var}, which is not set",
+                                k.name
+                            ),
+                        });
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -165,6 +250,58 @@ impl Config {
                     self.max_k, self.default_k
                 ),
             });
+        }
+        if !(1..=100_000).contains(&self.max_batch_events) {
+            return Err(ConfigError::Invalid {
+                key: "max_batch_events",
+                message: format!(
+                    "must be between 1 and 100000, got {}",
+                    self.max_batch_events
+                ),
+            });
+        }
+        if !(1..=10_000).contains(&self.live_recent_items) {
+            return Err(ConfigError::Invalid {
+                key: "live_recent_items",
+                message: format!(
+                    "must be between 1 and 10000, got {}",
+                    self.live_recent_items
+                ),
+            });
+        }
+        if !(0.0..=10.0).contains(&self.live_intent_weight) {
+            return Err(ConfigError::Invalid {
+                key: "live_intent_weight",
+                message: format!("must be between 0 and 10, got {}", self.live_intent_weight),
+            });
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "data_dir",
+                message: "must not be empty".into(),
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        for k in &self.api_keys {
+            let bad = |message: String| ConfigError::Invalid {
+                key: "api_keys",
+                message: format!("key {:?}: {message}", k.name),
+            };
+            let key = k
+                .key
+                .as_deref()
+                .ok_or_else(|| bad("needs `key` or `key_env`".into()))?;
+            if key.len() < 16 || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(bad(
+                    "the key must be at least 16 characters without white space".into(),
+                ));
+            }
+            if k.scopes.is_empty() {
+                return Err(bad("needs at least one scope (ingest, read, admin)".into()));
+            }
+            if !seen.insert(key) {
+                return Err(bad("the same key is configured twice".into()));
+            }
         }
         if self.models_dir.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {

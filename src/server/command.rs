@@ -17,6 +17,9 @@ pub struct ServeArgs {
     /// Address to listen on (default: `addr` of the configuration, 127.0.0.1:8080).
     #[arg(long)]
     pub addr: Option<SocketAddr>,
+    /// Folder of the event store (default: `data_dir` of the configuration, `data`).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// TOML configuration file (see kindred.toml.sample); KINDRED_… variables override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -34,6 +37,9 @@ pub struct DemoArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
+    /// Folder of the event store the demo's events go to.
+    #[arg(long, default_value = "data")]
+    pub store: PathBuf,
 }
 
 fn config_from(path: Option<&Path>) -> anyhow::Result<Config> {
@@ -48,6 +54,9 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(addr) = a.addr {
         config.addr = addr;
+    }
+    if let Some(d) = a.data {
+        config.data_dir = d;
     }
     config.validate()?;
     if !config.models_dir.is_dir() {
@@ -112,6 +121,7 @@ pub fn demo(a: DemoArgs, progress: Progress) -> anyhow::Result<()> {
     let config = Config {
         addr: a.addr,
         models_dir: a.models.clone(),
+        data_dir: a.store.clone(),
         ..config_from(None)?
     };
     config.validate()?;
@@ -125,6 +135,13 @@ pub fn demo(a: DemoArgs, progress: Progress) -> anyhow::Result<()> {
         println!("  curl '{base}/v1/customers/{customer}/lookalikes?k=5'");
         println!("  curl '{base}/v1/customers/{customer}/profile'");
         println!("  curl '{base}/v1/segments'");
+        println!(
+            "  curl -X POST '{base}/v1/events' -H 'content-type: application/json' \\\n       -d '[{{\"type\": \"view\", \"anonymous_id\": \"visitor-1\", \"item_id\": \"{item}\", \"ts\": \"'$(date -u +%FT%TZ)'\"}}]'"
+        );
+        println!("  curl '{base}/v1/sessions/visitor-1/recommendations?k=5'");
+        println!(
+            "  curl -X POST '{base}/v1/identify' -H 'content-type: application/json' -d '{{\"anonymous_id\": \"visitor-1\", \"customer_id\": \"{customer}\"}}'"
+        );
         println!("  curl '{base}/metrics'");
     })
 }

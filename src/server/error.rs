@@ -38,6 +38,21 @@ pub enum ApiError {
     ReloadInProgress,
     #[error("reload failed, the previous model keeps serving: {0}")]
     ReloadFailed(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    InvalidEvents {
+        message: String,
+        rejected: Vec<crate::events::Rejected>,
+    },
+    #[error("{0}")]
+    BatchTooLarge(String),
+    #[error("this server has no event store")]
+    NoStore,
+    #[error("the event store failed; nothing of this request was stored")]
+    Store(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -55,6 +70,9 @@ pub struct ErrorDetail {
     pub code: String,
     /// What went wrong, for people.
     pub message: String,
+    /// Per-item details where one request carries many (the rejected events of a batch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<Vec<crate::events::Rejected>>,
 }
 
 impl ApiError {
@@ -74,6 +92,12 @@ impl ApiError {
             ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::ReloadInProgress => (StatusCode::CONFLICT, "reload_in_progress"),
             ApiError::ReloadFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "reload_failed"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::InvalidEvents { .. } => (StatusCode::BAD_REQUEST, "invalid_events"),
+            ApiError::BatchTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large"),
+            ApiError::NoStore => (StatusCode::SERVICE_UNAVAILABLE, "no_event_store"),
+            ApiError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_failed"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -85,6 +109,10 @@ impl ApiError {
             error: ErrorDetail {
                 code: code.to_owned(),
                 message: self.to_string(),
+                rejected: match self {
+                    ApiError::InvalidEvents { rejected, .. } => Some(rejected.clone()),
+                    _ => None,
+                },
             },
         }
     }
@@ -105,8 +133,10 @@ impl From<QueryError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, _) = self.status_and_code();
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            ApiError::Store(detail) => tracing::error!(%detail, "event store failure"),
+            _ => {}
         }
         (status, Json(self.body())).into_response()
     }

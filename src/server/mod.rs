@@ -5,6 +5,7 @@
 //! per-route metrics). [`serve`] runs it with graceful shutdown; [`shutdown_signal`] waits
 //! for ctrl-c or SIGTERM.
 
+pub mod auth;
 pub mod command;
 pub mod error;
 pub mod metrics;
@@ -13,7 +14,10 @@ pub mod params;
 pub mod routes;
 
 use crate::config::Config;
+use crate::events::Limits;
+use crate::live::{Live, LiveParams};
 use crate::serving::{LoadError, Model, Visitor};
+use crate::store::{Store, StoreError, StoreOptions};
 use arc_swap::ArcSwapOption;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -37,6 +41,9 @@ struct Inner {
     model: ArcSwapOption<Model>,
     metrics: Metrics,
     reload: tokio::sync::Mutex<()>,
+    store: Option<Store>,
+    live: Live,
+    limits: Limits,
 }
 
 /// What a successful reload did.
@@ -57,16 +64,66 @@ pub fn load_newest(models_dir: &Path) -> Result<Model, LoadError> {
 }
 
 impl AppState {
-    /// A state serving `model` (or nothing yet: `/readyz` answers 503 until a reload).
+    /// A read-only state serving `model` (or nothing yet: `/readyz` answers 503 until a
+    /// reload), without an event store: ingestion answers 503 `no_event_store`.
     pub fn new(config: Config, model: Option<Model>) -> AppState {
+        AppState::build(config, model, None)
+    }
+
+    /// A state with the event store `store`; the live profiles are rebuilt from it first.
+    pub fn with_store(
+        config: Config,
+        model: Option<Model>,
+        store: Store,
+    ) -> Result<AppState, StoreError> {
+        let state = AppState::build(config, model, Some(store.clone()));
+        let started = Instant::now();
+        let replayed = state.live().rebuild(&store)?;
+        tracing::info!(
+            events = replayed,
+            visitors = state.live().len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "live profiles rebuilt from the event store"
+        );
+        Ok(state)
+    }
+
+    fn build(config: Config, model: Option<Model>, store: Option<Store>) -> AppState {
+        let live = Live::new(LiveParams {
+            max_recent: config.live_recent_items,
+            intent_weight: config.live_intent_weight,
+            ..LiveParams::default()
+        });
+        let limits = Limits {
+            max_batch: config.max_batch_events,
+            ..Limits::default()
+        };
         AppState {
             inner: Arc::new(Inner {
                 config,
                 model: ArcSwapOption::new(model.map(Arc::new)),
                 metrics: Metrics::default(),
                 reload: tokio::sync::Mutex::new(()),
+                store,
+                live,
+                limits,
             }),
         }
+    }
+
+    /// The event store, or 503 `no_event_store` for a read-only server.
+    pub fn store(&self) -> Result<&Store, ApiError> {
+        self.inner.store.as_ref().ok_or(ApiError::NoStore)
+    }
+
+    /// The live profiles.
+    pub fn live(&self) -> &Live {
+        &self.inner.live
+    }
+
+    /// The bounds incoming events must respect.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     pub fn config(&self) -> &Config {
@@ -86,16 +143,18 @@ impl AppState {
     /// Who a personal query about customer `id` is about: what `model` knows of them merged
     /// with their live events. 404 `unknown_customer` when neither knows them.
     pub fn visitor<'m>(&self, model: &'m Model, id: &str) -> Result<Visitor<'m>, ApiError> {
-        Ok(model.visitor(id)?)
+        self.live()
+            .visitor(model, id, true)
+            .ok_or_else(|| ApiError::UnknownCustomer(id.to_owned()))
     }
 
     /// The visitor behind anonymous id `anonymous_id` (a session not yet identified). A
     /// session nobody has seen yet is a visitor without history, not an error.
     pub fn session_visitor<'m>(&self, model: &'m Model, anonymous_id: &str) -> Visitor<'m> {
-        let id = format!("{}{anonymous_id}", kindred_training::interactions::ANONYMOUS_PREFIX);
-        model
-            .visitor(&id)
-            .unwrap_or_else(|_| Visitor::unknown(id))
+        let id = crate::live::anonymous_key(anonymous_id);
+        self.live()
+            .visitor(model, &id, true)
+            .unwrap_or_else(|| Visitor::unknown(id))
     }
 
     /// Swaps in `model`, returning the previous one.
@@ -172,6 +231,7 @@ pub fn with_layers(router: Router<AppState>, state: AppState) -> Router {
     let limit = state.config().body_limit_bytes;
     router
         .fallback(fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::layer))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(on_panic))
@@ -269,7 +329,16 @@ pub fn run(config: Config, on_ready: impl FnOnce(std::net::SocketAddr)) -> anyho
         }
     };
     let addr = config.addr;
-    let state = AppState::new(config, model);
+    let store = Store::open(&config.data_dir, StoreOptions::default())
+        .map_err(|e| anyhow::anyhow!("cannot open the event store: {e}"))?;
+    if config.api_keys.is_empty() {
+        tracing::warn!("no API keys configured: every route is open to anyone who can reach {addr}");
+        eprintln!("warning: no API keys configured, every route is open (fine for the demo; see api_keys in kindred.toml.sample)");
+    } else {
+        tracing::info!(keys = config.api_keys.len(), "API keys required");
+    }
+    let state = AppState::with_store(config, model, store)
+        .map_err(|e| anyhow::anyhow!("cannot rebuild live profiles from the event store: {e}"))?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations.
 
-use super::routes::{customers, items, ops, segments};
+use super::routes::{customers, events, items, ops, segments};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -10,6 +10,10 @@ use utoipa::OpenApi;
         description = "Recommendation and similarity engine for online shops"
     ),
     paths(
+        events::ingest,
+        events::identify,
+        events::erase,
+        events::session_recommendations,
         items::similar,
         customers::recommendations,
         customers::also_want,

@@ -62,6 +62,11 @@ pub struct Model {
     /// An interaction of at least this weight counts as "bought or carted" (the bundle's
     /// add-to-cart event weight; default 3).
     pub cart_weight: f32,
+    /// Epoch seconds of the newest interaction the bundle was trained on: live events
+    /// after it are new to the model.
+    pub trained_until: i64,
+    /// Item rows by category, for the live intent of personal recommendations.
+    pub categories: super::visitor::CategoryRows,
     pub(crate) scorer: Option<Scorer>,
 }
 
@@ -120,6 +125,7 @@ impl Model {
             .collect();
         let item_rows: Vec<Option<u32>> =
             log.items.ids().iter().map(|i| items.ids.get(i)).collect();
+        let trained_until = log.max_ts();
         let mut histories: Vec<Vec<HistoryEntry>> = vec![Vec::new(); customers.len()];
         for r in &log.rows {
             if let (Some(Some(c)), Some(Some(item))) = (
@@ -184,6 +190,7 @@ impl Model {
         } else {
             None
         };
+        let categories = super::visitor::CategoryRows::of(&items);
         Ok(Model {
             version: m.version.clone(),
             created_at: m.created_at.clone(),
@@ -196,6 +203,8 @@ impl Model {
             segmentation,
             popularity,
             cart_weight,
+            trained_until,
+            categories,
             scorer,
         })
     }

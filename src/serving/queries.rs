@@ -195,6 +195,7 @@ pub fn recommend(
         .collect();
     let mut scores = vec![0f32; scorer.model.n_items()];
     scorer.model.score(&history, &mut scores);
+    model.add_intent(visitor, &mut scores);
     let owned: HashSet<u32> = own.iter().map(|h| h.item).collect();
     let cf = q.filters.compile(model)?;
     let top = top_k(&scores, q.k, |mi| {

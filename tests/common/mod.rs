@@ -96,3 +96,59 @@ pub fn state_for(models: &Path) -> AppState {
     let model = Model::load(&kindred_training::bundle::newest(models).unwrap()).unwrap();
     AppState::new(config, Some(model))
 }
+
+/// A state serving the newest bundle of `models`, with an event store in `data` (live
+/// profiles rebuilt from it).
+pub fn live_state(models: &Path, data: &Path) -> AppState {
+    live_state_with(models, data, Config::default())
+}
+
+/// [`live_state`] with other settings (`models_dir` and `data_dir` are set here).
+pub fn live_state_with(models: &Path, data: &Path, config: Config) -> AppState {
+    let config = Config {
+        models_dir: models.to_owned(),
+        data_dir: data.to_owned(),
+        ..config
+    };
+    let model = Model::load(&kindred_training::bundle::newest(models).unwrap()).unwrap();
+    let store = kindred::store::Store::open(data, kindred::store::StoreOptions::default()).unwrap();
+    AppState::with_store(config, Some(model), store).unwrap()
+}
+
+/// A private copy of the small fixture's models folder (bundle `v1`), for tests that
+/// reload or train into it.
+pub fn private_models() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let v1 = tmp.path().join("v1");
+    std::fs::create_dir_all(&v1).unwrap();
+    for e in std::fs::read_dir(small().models.join("v1")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), v1.join(e.file_name())).unwrap();
+    }
+    tmp
+}
+
+/// Serves `state` on 127.0.0.1:0; send on the returned channel to stop.
+pub async fn start(
+    state: AppState,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(kindred::server::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    (addr, tx, handle)
+}
+
+/// Now, in epoch milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}

@@ -4,6 +4,7 @@ use super::ItemsOut;
 use crate::server::AppState;
 use crate::server::error::{ApiError, ErrorBody, IdPath, QueryPairs};
 use crate::server::params::{FILTERED, FILTERED_EXACT, K_EXACT, check_known, list_query};
+use crate::events::Consent;
 use crate::serving::{self, Lookalike, ProfileOut};
 use axum::Json;
 use axum::extract::State;
@@ -97,13 +98,36 @@ pub async fn lookalikes(
     }))
 }
 
-/// The customer's segment, counters and recent items.
+/// What the live layer knows of a visitor beyond the bundle.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LiveOut {
+    /// Events received per type since the event store began (or since erasure).
+    pub counts: std::collections::BTreeMap<String, u32>,
+    pub consent: Consent,
+    /// Epoch milliseconds of the first and last live event.
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    /// Anonymous ids linked to this customer.
+    pub linked_anonymous_ids: Vec<String>,
+}
+
+/// A visitor's profile: the merged view of bundle and live events, and the live counters.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct CustomerProfileOut {
+    #[serde(flatten)]
+    pub profile: ProfileOut,
+    /// Present when the visitor sent events to this server.
+    pub live: Option<LiveOut>,
+}
+
+/// The customer's segment, counters and recent items (bundle and live events merged), with
+/// the live counters and consent.
 #[utoipa::path(
     get,
     path = "/v1/customers/{id}/profile",
     params(("id" = String, Path, description = "customer id")),
     responses(
-        (status = 200, body = ProfileOut),
+        (status = 200, body = CustomerProfileOut),
         (status = 404, body = ErrorBody, description = "unknown customer"),
     )
 )]
@@ -111,9 +135,21 @@ pub async fn profile(
     State(state): State<AppState>,
     IdPath(id): IdPath,
     QueryPairs(pairs): QueryPairs,
-) -> Result<Json<ProfileOut>, ApiError> {
+) -> Result<Json<CustomerProfileOut>, ApiError> {
     check_known(&pairs, &[])?;
     let model = state.model()?;
     let visitor = state.visitor(&model, &id)?;
-    Ok(Json(serving::profile(&model, &visitor)?))
+    let profile = serving::profile(&model, &visitor)?;
+    let live = state.live().snapshot(&id).map(|s| LiveOut {
+        counts: s
+            .counts
+            .iter()
+            .map(|(t, n)| (t.as_str().to_owned(), *n))
+            .collect(),
+        consent: s.consent,
+        first_seen_ms: s.first_ts_ms,
+        last_seen_ms: s.last_ts_ms,
+        linked_anonymous_ids: s.linked,
+    });
+    Ok(Json(CustomerProfileOut { profile, live }))
 }

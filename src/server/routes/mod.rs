@@ -1,6 +1,7 @@
 //! Thin handlers: extract, call a [`crate::serving`] function, wrap the result.
 
 pub mod customers;
+pub mod events;
 pub mod items;
 pub mod ops;
 pub mod segments;
@@ -8,7 +9,7 @@ pub mod segments;
 use super::AppState;
 use crate::serving::ScoredItem;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 /// A list of items with the model version that produced it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -20,6 +21,13 @@ pub struct ItemsOut {
 /// Every route of the API (the layers are added by [`super::with_layers`]).
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/v1/events", post(events::ingest))
+        .route("/v1/identify", post(events::identify))
+        .route("/v1/customers/{id}", delete(events::erase))
+        .route(
+            "/v1/sessions/{id}/recommendations",
+            get(events::session_recommendations),
+        )
         .route("/v1/items/{id}/similar", get(items::similar))
         .route(
             "/v1/customers/{id}/recommendations",
