@@ -176,7 +176,7 @@ async fn ingest_export_train_reload_serves_the_new_data() {
 
     kindred(&["export", "--data", data.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
     let exported = out.path().join("events.parquet");
-    kindred(&[
+    let trained = kindred(&[
         "train",
         "--events",
         shop.join("events.parquet").to_str().unwrap(),
@@ -189,6 +189,7 @@ async fn ingest_export_train_reload_serves_the_new_data() {
         models.path().to_str().unwrap(),
         "--no-eval",
     ]);
+    eprintln!("{}", String::from_utf8_lossy(&trained.stdout));
     let r = client.post(format!("{}/admin/reload", server.base)).send().await.unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
     // Now the bundle knows the new customer (with the session's view attributed), and the
@@ -197,7 +198,7 @@ async fn ingest_export_train_reload_serves_the_new_data() {
     assert_ne!(profile["live"], Value::Null);
     assert!(profile["counts"]["interactions"].as_u64().unwrap() >= 7, "{profile}");
     let recent: Vec<&str> = profile["recent_items"].as_array().unwrap().iter().map(|i| i["item_id"].as_str().unwrap()).collect();
-    assert!(recent.contains(&"sku-brand-new") && recent.contains(&items[0].as_str()), "{recent:?}");
+    assert!(recent.contains(&"sku-brand-new") && recent.contains(&items[0].as_str()), "{profile}");
     let r = client.get(format!("{}/v1/items/sku-brand-new/similar?k=3", server.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let similar: Value = r.json().await.unwrap();

@@ -113,18 +113,30 @@ pub fn new_version() -> String {
     chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string()
 }
 
-/// The newest bundle folder (by version name) under `models_dir`.
+/// The newest bundle folder under `models_dir`: the latest `created_at` of its manifest
+/// (the version name breaks ties).
 pub fn newest(models_dir: &Path) -> Result<PathBuf, BundleError> {
     let entries = fs::read_dir(models_dir).map_err(io_err(models_dir))?;
-    let mut best: Option<(String, PathBuf)> = None;
+    // Newest by the manifest's creation time; bundles whose time cannot be read rank
+    // below those whose time can, and the folder name breaks ties.
+    let mut best: Option<((i64, String), PathBuf)> = None;
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !path.join(MANIFEST).is_file() {
+        let manifest = path.join(MANIFEST);
+        if name.starts_with('.') || !manifest.is_file() {
             continue;
         }
-        if best.as_ref().is_none_or(|(b, _)| name > *b) {
-            best = Some((name, path));
+        let created = fs::read(&manifest)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| {
+                chrono::DateTime::parse_from_rfc3339(v.get("created_at")?.as_str()?).ok()
+            })
+            .map_or(i64::MIN, |t| t.timestamp_millis());
+        let key = (created, name);
+        if best.as_ref().is_none_or(|(b, _)| key > *b) {
+            best = Some((key, path));
         }
     }
     best.map(|(_, p)| p).ok_or_else(|| BundleError::NoBundle {

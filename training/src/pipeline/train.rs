@@ -343,7 +343,7 @@ pub fn train(
     let manifest = Manifest {
         format_version: crate::bundle::FORMAT_VERSION,
         version: version.clone(),
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         kindred_version: env!("CARGO_PKG_VERSION").to_owned(),
         data_fingerprint: fingerprint(&interactions),
         params: serde_json::json!({
@@ -381,7 +381,11 @@ pub fn train(
     })
 }
 
-/// The catalog plus a minimal row for every item that events mention but the catalog lacks.
+/// The category path given to items that events mention but the catalog lacks.
+pub const UNCATEGORISED: &str = "uncategorised";
+
+/// The catalog plus a minimal row (category [`UNCATEGORISED`]) for every item that events
+/// mention but the catalog lacks, so the bundle's item table reads back like any catalog.
 fn item_table(catalog: &Catalog, interactions: &InteractionLog) -> Catalog {
     let mut items = catalog.clone();
     for id in interactions.items.ids() {
@@ -390,7 +394,7 @@ fn item_table(catalog: &Catalog, interactions: &InteractionLog) -> Catalog {
             items.items.push(Item {
                 item_id: id.clone(),
                 title: id.clone(),
-                category: String::new(),
+                category: UNCATEGORISED.to_owned(),
                 brand: None,
                 color: None,
                 price: None,
