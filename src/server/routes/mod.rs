@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/identify", post(events::identify))
         .route("/v1/customers/{id}", delete(events::erase))
         .route(
-            "/v1/sessions/{id}/recommendations",
+            "/v1/sessions/{anonymous_id}/recommendations",
             get(events::session_recommendations),
         )
         .route("/v1/items/{id}/similar", get(items::similar))
