@@ -97,8 +97,20 @@ fn run() -> Result<(), String> {
         "kindred ingest: {clients} clients × {seconds} s per phase against the release server (store in a temp folder)"
     );
     let items = Arc::new(items);
-    let batch = rt.block_on(phase(&base, clients, seconds, Load::Batch(100), items.clone()))?;
-    let single = rt.block_on(phase(&base, clients, seconds, Load::Batch(1), items.clone()))?;
+    let batch = rt.block_on(phase(
+        &base,
+        clients,
+        seconds,
+        Load::Batch(100),
+        items.clone(),
+    ))?;
+    let single = rt.block_on(phase(
+        &base,
+        clients,
+        seconds,
+        Load::Batch(1),
+        items.clone(),
+    ))?;
     let health = rt.block_on(phase(&base, clients, seconds, Load::Healthz, items.clone()))?;
     println!();
     println!("| load | requests/s | events/s | p50 ms | p99 ms | × /healthz |");
@@ -231,7 +243,11 @@ async fn phase(
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort_by(f64::total_cmp);
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(f64::NAN);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
     Ok(PhaseResult {
         requests_per_sec: all.len() as f64 / elapsed,
         events_per_sec: events.load(Ordering::Relaxed) as f64 / elapsed,
@@ -243,7 +259,11 @@ async fn phase(
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }
 
@@ -264,7 +284,11 @@ fn memory_and_rebuild(items: &[String]) -> Result<(), String> {
     let t0 = now_ms() - 86_400_000;
     for v in 0..VISITORS {
         for e in 0..EVENTS_EACH {
-            live.apply(&row(v, &items[(v * 31 + e * 7) % items.len()], t0 + e as i64 * 1000));
+            live.apply(&row(
+                v,
+                &items[(v * 31 + e * 7) % items.len()],
+                t0 + e as i64 * 1000,
+            ));
         }
     }
     let applied = started.elapsed().as_secs_f64();
@@ -320,7 +344,8 @@ fn wait_ready(addr: SocketAddr) -> Result<(), String> {
         if TcpStream::connect(addr).is_ok() {
             use std::io::{Read, Write};
             if let Ok(mut s) = TcpStream::connect(addr) {
-                let _ = s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                let _ =
+                    s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 let mut buf = String::new();
                 let _ = s.read_to_string(&mut buf);
                 if buf.starts_with("HTTP/1.1 200") {
@@ -338,7 +363,10 @@ fn ensure_bundle(exe: &Path, root: &Path, models: &Path) -> Result<(), String> {
         return Ok(());
     }
     let shop = root.join("datasets/demo");
-    eprintln!("no bundle in {}: training the demo shop ...", models.display());
+    eprintln!(
+        "no bundle in {}: training the demo shop ...",
+        models.display()
+    );
     let status = Command::new(exe)
         .arg("train")
         .arg("--events")

@@ -72,7 +72,12 @@ async fn every_acknowledged_event_survives_sigkill_exactly_once() {
     let client = reqwest::Client::new();
     let mut workers = Vec::new();
     for w in 0..4 {
-        let (client, base, acked, item) = (client.clone(), server.base.clone(), acked.clone(), item.clone());
+        let (client, base, acked, item) = (
+            client.clone(),
+            server.base.clone(),
+            acked.clone(),
+            item.clone(),
+        );
         workers.push(tokio::spawn(async move {
             for n in 0.. {
                 let ids: Vec<String> = (0..20).map(|i| format!("w{w}-{n}-{i}")).collect();
@@ -125,7 +130,9 @@ async fn every_acknowledged_event_survives_sigkill_exactly_once() {
     let store = kindred::store::Store::open(data.path(), Default::default()).unwrap();
     let mut stored: HashMap<String, usize> = HashMap::new();
     store
-        .replay(0, |e| *stored.entry(e.row.event_id.unwrap()).or_default() += 1)
+        .replay(0, |e| {
+            *stored.entry(e.row.event_id.unwrap()).or_default() += 1
+        })
         .unwrap();
     let missing = acked.iter().filter(|id| !stored.contains_key(*id)).count();
     let twice = stored.values().filter(|n| **n > 1).count();
@@ -152,16 +159,31 @@ async fn ingest_export_train_reload_serves_the_new_data() {
     let client = reqwest::Client::new();
     // A new customer who browses a few known items and buys one the catalog lacks, and a
     // session that identifies as them.
-    let items: Vec<String> = m.items.items.iter().take(6).map(|i| i.item_id.clone()).collect();
+    let items: Vec<String> = m
+        .items
+        .items
+        .iter()
+        .take(6)
+        .map(|i| i.item_id.clone())
+        .collect();
     let t = now_ms() - 3_600_000;
-    let mut batch = vec![json!({"type": "view", "anonymous_id": "loop-cookie", "item_id": items[0], "ts": t})];
+    let mut batch =
+        vec![json!({"type": "view", "anonymous_id": "loop-cookie", "item_id": items[0], "ts": t})];
     for (i, item) in items.iter().enumerate() {
         batch.push(json!({"type": "purchase", "customer_id": "loop-customer", "item_id": item, "ts": t + 1000 * i as i64}));
         batch.push(json!({"type": "purchase", "customer_id": "loop-customer", "item_id": "sku-brand-new", "ts": t + 1000 * i as i64 + 1}));
         batch.push(json!({"type": "purchase", "customer_id": format!("loop-friend-{i}"), "item_id": "sku-brand-new", "ts": t + 1000 * i as i64 + 2}));
         batch.push(json!({"type": "purchase", "customer_id": format!("loop-friend-{i}"), "item_id": item, "ts": t + 1000 * i as i64 + 3}));
     }
-    let r: Value = client.post(format!("{}/v1/events", server.base)).json(&batch).send().await.unwrap().json().await.unwrap();
+    let r: Value = client
+        .post(format!("{}/v1/events", server.base))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["accepted"], batch.len());
     let r = client
         .post(format!("{}/v1/identify", server.base))
@@ -171,10 +193,20 @@ async fn ingest_export_train_reload_serves_the_new_data() {
         .unwrap();
     assert_eq!(r.status(), 200);
     // The bundle does not know them yet.
-    let r = client.get(format!("{}/v1/items/sku-brand-new/similar", server.base)).send().await.unwrap();
+    let r = client
+        .get(format!("{}/v1/items/sku-brand-new/similar", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 
-    kindred(&["export", "--data", data.path().to_str().unwrap(), "--out", out.path().to_str().unwrap()]);
+    kindred(&[
+        "export",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
     let exported = out.path().join("events.parquet");
     let trained = kindred(&[
         "train",
@@ -190,16 +222,48 @@ async fn ingest_export_train_reload_serves_the_new_data() {
         "--no-eval",
     ]);
     eprintln!("{}", String::from_utf8_lossy(&trained.stdout));
-    let r = client.post(format!("{}/admin/reload", server.base)).send().await.unwrap();
+    let r = client
+        .post(format!("{}/admin/reload", server.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
     // Now the bundle knows the new customer (with the session's view attributed), and the
     // new item.
-    let profile: Value = client.get(format!("{}/v1/customers/loop-customer/profile", server.base)).send().await.unwrap().json().await.unwrap();
+    let profile: Value = client
+        .get(format!(
+            "{}/v1/customers/loop-customer/profile",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_ne!(profile["live"], Value::Null);
-    assert!(profile["counts"]["interactions"].as_u64().unwrap() >= 7, "{profile}");
-    let recent: Vec<&str> = profile["recent_items"].as_array().unwrap().iter().map(|i| i["item_id"].as_str().unwrap()).collect();
-    assert!(recent.contains(&"sku-brand-new") && recent.contains(&items[0].as_str()), "{profile}");
-    let r = client.get(format!("{}/v1/items/sku-brand-new/similar?k=3", server.base)).send().await.unwrap();
+    assert!(
+        profile["counts"]["interactions"].as_u64().unwrap() >= 7,
+        "{profile}"
+    );
+    let recent: Vec<&str> = profile["recent_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        recent.contains(&"sku-brand-new") && recent.contains(&items[0].as_str()),
+        "{profile}"
+    );
+    let r = client
+        .get(format!(
+            "{}/v1/items/sku-brand-new/similar?k=3",
+            server.base
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let similar: Value = r.json().await.unwrap();
     assert_eq!(similar["items"].as_array().unwrap().len(), 3);

@@ -85,7 +85,15 @@ fn categories_of(body: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| i["category"].as_str().unwrap().split('/').next().unwrap().to_owned())
+        .map(|i| {
+            i["category"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -113,16 +121,31 @@ async fn a_session_follows_its_category_on_the_next_request() {
     let (status, before) = s.get("/v1/sessions/visitor-a/recommendations?k=10").await;
     assert_eq!(status, 200);
     assert_eq!(before["items"].as_array().unwrap().len(), 10);
-    let out = s.events(views(("anonymous_id", "visitor-a"), &items[..5], now_ms() - 60_000)).await;
+    let out = s
+        .events(views(
+            ("anonymous_id", "visitor-a"),
+            &items[..5],
+            now_ms() - 60_000,
+        ))
+        .await;
     assert_eq!(out["accepted"], 5);
     let (_, after) = s.get("/v1/sessions/visitor-a/recommendations?k=10").await;
     let got = categories_of(&after);
     let share = got.iter().filter(|c| *c == cat).count() as f64 / got.len() as f64;
-    eprintln!("session after 5 views of {cat}: {:.0}% of 10 in {cat}; chance {:.0}%", share * 100.0, chance * 100.0);
+    eprintln!(
+        "session after 5 views of {cat}: {:.0}% of 10 in {cat}; chance {:.0}%",
+        share * 100.0,
+        chance * 100.0
+    );
     assert_eq!(got.len(), 10);
     assert!(share > 0.5, "{share} of {got:?}");
     // Nothing the visitor viewed comes back.
-    let returned: Vec<&str> = after["items"].as_array().unwrap().iter().map(|i| i["item_id"].as_str().unwrap()).collect();
+    let returned: Vec<&str> = after["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["item_id"].as_str().unwrap())
+        .collect();
     assert!(items[..5].iter().all(|v| !returned.contains(&v.as_str())));
     // The profile of the session shows the live counters.
     let (status, profile) = s.get("/v1/customers/anon:visitor-a/profile").await;
@@ -139,17 +162,29 @@ async fn a_customers_new_category_rises_on_the_next_request() {
     let m = common::small_model();
     let cats = by_category();
     // A customer with a history, and the category least present in their recommendations.
-    let customer = m.customers.ids().iter().find(|c| !c.starts_with("anon:") && m.histories[m.customers.get(c).unwrap() as usize].len() >= 5).unwrap().clone();
-    let (_, before) = s.get(&format!("/v1/customers/{customer}/recommendations?k=20")).await;
+    let customer = m
+        .customers
+        .ids()
+        .iter()
+        .find(|c| {
+            !c.starts_with("anon:") && m.histories[m.customers.get(c).unwrap() as usize].len() >= 5
+        })
+        .unwrap()
+        .clone();
+    let (_, before) = s
+        .get(&format!("/v1/customers/{customer}/recommendations?k=20"))
+        .await;
     let before_cats = categories_of(&before);
     // Among the categories with room for 20 unseen items, the one least recommended now.
-    let mut big: Vec<(&String, &Vec<String>)> = cats.iter().filter(|(_, v)| v.len() >= 26).collect();
+    let mut big: Vec<(&String, &Vec<String>)> =
+        cats.iter().filter(|(_, v)| v.len() >= 26).collect();
     big.sort();
     let (new_cat, items) = big
         .into_iter()
         .min_by_key(|(c, _)| before_cats.iter().filter(|b| b == c).count())
         .unwrap();
-    let share = |cats: &[String]| cats.iter().filter(|c| *c == new_cat).count() as f64 / cats.len() as f64;
+    let share =
+        |cats: &[String]| cats.iter().filter(|c| *c == new_cat).count() as f64 / cats.len() as f64;
     let t0 = now_ms() - 60_000;
     let mut events = Vec::new();
     for (i, item) in items.iter().take(6).enumerate() {
@@ -160,9 +195,15 @@ async fn a_customers_new_category_rises_on_the_next_request() {
     }
     let out = s.events(Value::Array(events)).await;
     assert_eq!(out["accepted"], 9);
-    let (_, after) = s.get(&format!("/v1/customers/{customer}/recommendations?k=20")).await;
+    let (_, after) = s
+        .get(&format!("/v1/customers/{customer}/recommendations?k=20"))
+        .await;
     let (b, a) = (share(&before_cats), share(&categories_of(&after)));
-    eprintln!("{customer}: {new_cat} share of top-20 {:.0}% before, {:.0}% after 6 views + 3 carts", b * 100.0, a * 100.0);
+    eprintln!(
+        "{customer}: {new_cat} share of top-20 {:.0}% before, {:.0}% after 6 views + 3 carts",
+        b * 100.0,
+        a * 100.0
+    );
     assert!(a >= b + 0.25, "before {b}, after {a}");
     s.stop().await;
 }
@@ -173,9 +214,19 @@ async fn identify_makes_the_session_history_the_customers_at_once() {
     let s = Server::start(common::live_state(models.path(), data.path())).await;
     let cats = by_category();
     let (_, items) = cats.iter().max_by_key(|(_, v)| v.len()).unwrap();
-    s.events(views(("anonymous_id", "cookie-9"), &items[..4], now_ms() - 60_000)).await;
+    s.events(views(
+        ("anonymous_id", "cookie-9"),
+        &items[..4],
+        now_ms() - 60_000,
+    ))
+    .await;
     // A customer the bundle has never seen logs in.
-    let (status, out) = s.post("/v1/identify", json!({"anonymous_id": "cookie-9", "customer_id": "new-customer-9"}).to_string()).await;
+    let (status, out) = s
+        .post(
+            "/v1/identify",
+            json!({"anonymous_id": "cookie-9", "customer_id": "new-customer-9"}).to_string(),
+        )
+        .await;
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["previous"], Value::Null);
     let (status, profile) = s.get("/v1/customers/new-customer-9/profile").await;
@@ -184,17 +235,27 @@ async fn identify_makes_the_session_history_the_customers_at_once() {
     assert_eq!(profile["live"]["linked_anonymous_ids"], json!(["cookie-9"]));
     assert_eq!(profile["counts"]["interactions"], 4);
     // The customer's and the session's recommendations are now the same.
-    let (_, customer) = s.get("/v1/customers/new-customer-9/recommendations?k=5").await;
+    let (_, customer) = s
+        .get("/v1/customers/new-customer-9/recommendations?k=5")
+        .await;
     let (_, session) = s.get("/v1/sessions/cookie-9/recommendations?k=5").await;
     assert_eq!(customer["items"], session["items"]);
     // Later anonymous events of the cookie go to the customer.
-    s.events(views(("anonymous_id", "cookie-9"), &items[4..6], now_ms() - 30_000)).await;
+    s.events(views(
+        ("anonymous_id", "cookie-9"),
+        &items[4..6],
+        now_ms() - 30_000,
+    ))
+    .await;
     let (_, profile) = s.get("/v1/customers/new-customer-9/profile").await;
     assert_eq!(profile["live"]["counts"]["view"], 6);
     // An event carrying both ids links them too.
     s.events(json!([{"type": "view", "customer_id": "new-customer-9", "anonymous_id": "phone-2", "item_id": items[7], "ts": now_ms()}])).await;
     let (_, profile) = s.get("/v1/customers/new-customer-9/profile").await;
-    assert_eq!(profile["live"]["linked_anonymous_ids"], json!(["cookie-9", "phone-2"]));
+    assert_eq!(
+        profile["live"]["linked_anonymous_ids"],
+        json!(["cookie-9", "phone-2"])
+    );
     // Also-want and lookalikes work for a customer known only live.
     let (status, also) = s.get("/v1/customers/new-customer-9/also-want?k=5").await;
     assert_eq!(status, 200, "{also}");
@@ -223,35 +284,79 @@ async fn retries_are_idempotent_and_bad_events_are_named() {
     assert_eq!(out["duplicates"], 0);
     assert_eq!(out["not_stored"], 1);
     let rejected = out["rejected"].as_array().unwrap();
-    assert_eq!(rejected.iter().map(|r| r["index"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        rejected
+            .iter()
+            .map(|r| r["index"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
     assert!(rejected[0]["reason"].as_str().unwrap().contains("item_id"));
     assert!(rejected[1]["reason"].as_str().unwrap().contains("teleport"));
     assert!(rejected[2]["reason"].as_str().unwrap().contains("RFC 3339"));
     // The retry stores nothing twice.
     let again = s.events(batch).await;
-    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
     let (_, profile) = s.get("/v1/customers/c-x/profile").await;
-    assert_eq!(profile["live"]["counts"], json!({"view": 1, "add_to_cart": 1}));
+    assert_eq!(
+        profile["live"]["counts"],
+        json!({"view": 1, "add_to_cart": 1})
+    );
     // Whole-body errors, in the API's error shape.
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
         (b"[{\"type\": ".to_vec(), 400, "malformed_json"),
         (b"\"view\"".to_vec(), 400, "invalid_events"),
         (b"[]".to_vec(), 400, "invalid_events"),
-        (b"[{\"type\": \"view\", \"customer_id\": \"\xff\xfe\"}]".to_vec(), 400, "malformed_json"),
-        (json!([{"type": "view"}]).to_string().into_bytes(), 400, "invalid_events"),
-        (serde_json::to_vec(&vec![json!({"type": "page_view", "customer_id": "c", "ts": t}); 1001]).unwrap(), 413, "batch_too_large"),
+        (
+            b"[{\"type\": \"view\", \"customer_id\": \"\xff\xfe\"}]".to_vec(),
+            400,
+            "malformed_json",
+        ),
+        (
+            json!([{"type": "view"}]).to_string().into_bytes(),
+            400,
+            "invalid_events",
+        ),
+        (
+            serde_json::to_vec(&vec![
+                json!({"type": "page_view", "customer_id": "c", "ts": t});
+                1001
+            ])
+            .unwrap(),
+            413,
+            "batch_too_large",
+        ),
     ];
     for (body, status, code) in cases {
         let (got, err) = s.post("/v1/events", body).await;
-        assert_eq!((got, err["error"]["code"].as_str()), (status, Some(code)), "{err}");
+        assert_eq!(
+            (got, err["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{err}"
+        );
     }
-    let (_, all_bad) = s.post("/v1/events", json!([{"type": "view", "customer_id": "c"}]).to_string()).await;
+    let (_, all_bad) = s
+        .post(
+            "/v1/events",
+            json!([{"type": "view", "customer_id": "c"}]).to_string(),
+        )
+        .await;
     assert_eq!(all_bad["error"]["rejected"][0]["index"], 0);
-    assert!(all_bad["error"]["message"].as_str().unwrap().contains("all 1 events were rejected"));
+    assert!(
+        all_bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("all 1 events were rejected")
+    );
     // Nothing of the rejected events reached the store.
     let store = kindred::store::Store::open(data.path(), Default::default()).unwrap();
     let mut ids = Vec::new();
-    store.replay(0, |e| ids.push(e.row.event_id.clone())).unwrap();
+    store
+        .replay(0, |e| ids.push(e.row.event_id.clone()))
+        .unwrap();
     assert_eq!(ids, [Some("e-1".to_owned()), Some("e-6".to_owned())]);
     s.stop().await;
 }
@@ -268,28 +373,71 @@ async fn consent_and_erasure() {
         "context": {"consent": "anonymous", "device": "mobile", "browser": "Firefox", "browser_version": "128.0"}}])).await;
     let (status, _) = s.get("/v1/customers/c-private/profile").await;
     assert_eq!(status, 404);
-    let (status, device) = s.get("/v1/customers/anon:device:mobile%2Ffirefox%2F128/profile").await;
+    let (status, device) = s
+        .get("/v1/customers/anon:device:mobile%2Ffirefox%2F128/profile")
+        .await;
     assert_eq!(status, 200, "{device}");
     assert_eq!(device["live"]["consent"], "anonymous");
     // Erasure of a customer the bundle knows, who also identified a session live.
-    let customer = m.customers.ids().iter().find(|c| !c.starts_with("anon:")).unwrap().clone();
-    s.events(views(("anonymous_id", "cookie-e"), &[item.clone()], t - 5000)).await;
-    s.post("/v1/identify", json!({"anonymous_id": "cookie-e", "customer_id": customer}).to_string()).await;
-    s.events(views(("customer_id", &customer), &[item.clone()], t - 1000)).await;
-    let r = s.client.delete(format!("{}/v1/customers/{customer}", s.base)).send().await.unwrap();
+    let customer = m
+        .customers
+        .ids()
+        .iter()
+        .find(|c| !c.starts_with("anon:"))
+        .unwrap()
+        .clone();
+    s.events(views(
+        ("anonymous_id", "cookie-e"),
+        std::slice::from_ref(&item),
+        t - 5000,
+    ))
+    .await;
+    s.post(
+        "/v1/identify",
+        json!({"anonymous_id": "cookie-e", "customer_id": customer}).to_string(),
+    )
+    .await;
+    s.events(views(
+        ("customer_id", &customer),
+        std::slice::from_ref(&item),
+        t - 1000,
+    ))
+    .await;
+    let r = s
+        .client
+        .delete(format!("{}/v1/customers/{customer}", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let erased: Value = r.json().await.unwrap();
-    assert_eq!((erased["events"].as_u64(), erased["links"].as_u64()), (Some(2), Some(1)));
-    for path in [format!("/v1/customers/{customer}/profile"), format!("/v1/customers/{customer}/recommendations")] {
+    assert_eq!(
+        (erased["events"].as_u64(), erased["links"].as_u64()),
+        (Some(2), Some(1))
+    );
+    for path in [
+        format!("/v1/customers/{customer}/profile"),
+        format!("/v1/customers/{customer}/recommendations"),
+    ] {
         let (status, body) = s.get(&path).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (404, Some("customer_not_found")), "{path}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("customer_not_found")),
+            "{path}"
+        );
     }
     // The erased session is a stranger again.
     let (_, session) = s.get("/v1/customers/anon:cookie-e/profile").await;
     assert_eq!(session["error"]["code"], "customer_not_found");
     // Later exports do not contain them.
     let out = tempfile::tempdir().unwrap();
-    let report = kindred::store::export(data.path(), out.path(), None, kindred_training::progress::Progress::Hidden).unwrap();
+    let report = kindred::store::export(
+        data.path(),
+        out.path(),
+        None,
+        kindred_training::progress::Progress::Hidden,
+    )
+    .unwrap();
     assert_eq!((report.events, report.links), (1, 0));
     s.stop().await;
 }
@@ -299,8 +447,18 @@ async fn api_keys_and_scopes() {
     let (models, data) = (common::private_models(), tempfile::tempdir().unwrap());
     let config = Config {
         api_keys: vec![
-            ApiKey { name: "storefront".into(), key: Some("storefront-0123456789abcdef".into()), key_env: None, scopes: vec![Scope::Ingest, Scope::Read] },
-            ApiKey { name: "ops".into(), key: Some("operations-0123456789abcdef".into()), key_env: None, scopes: vec![Scope::Admin] },
+            ApiKey {
+                name: "storefront".into(),
+                key: Some("storefront-0123456789abcdef".into()),
+                key_env: None,
+                scopes: vec![Scope::Ingest, Scope::Read],
+            },
+            ApiKey {
+                name: "ops".into(),
+                key: Some("operations-0123456789abcdef".into()),
+                key_env: None,
+                scopes: vec![Scope::Admin],
+            },
         ],
         ..Config::default()
     };
@@ -310,19 +468,63 @@ async fn api_keys_and_scopes() {
         if let Some(k) = key {
             r = r.bearer_auth(k);
         }
-        r.header("content-type", "application/json").body(json!([{"type": "page_view", "customer_id": "c", "ts": now_ms()}]).to_string()).send()
+        r.header("content-type", "application/json")
+            .body(json!([{"type": "page_view", "customer_id": "c", "ts": now_ms()}]).to_string())
+            .send()
     };
     let store_key = Some("storefront-0123456789abcdef");
     let ops_key = Some("operations-0123456789abcdef");
     let cases = [
-        (reqwest::Method::POST, "/v1/events", None, 401, Some("unauthorized")),
-        (reqwest::Method::POST, "/v1/events", Some("wrong-key-0123456789abcdef"), 401, Some("unauthorized")),
+        (
+            reqwest::Method::POST,
+            "/v1/events",
+            None,
+            401,
+            Some("unauthorized"),
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/events",
+            Some("wrong-key-0123456789abcdef"),
+            401,
+            Some("unauthorized"),
+        ),
         (reqwest::Method::POST, "/v1/events", store_key, 200, None),
-        (reqwest::Method::GET, "/v1/sessions/x/recommendations", store_key, 200, None),
-        (reqwest::Method::DELETE, "/v1/customers/c", store_key, 403, Some("forbidden")),
-        (reqwest::Method::POST, "/admin/reload", store_key, 403, Some("forbidden")),
-        (reqwest::Method::POST, "/v1/events", ops_key, 403, Some("forbidden")),
-        (reqwest::Method::DELETE, "/v1/customers/c", ops_key, 200, None),
+        (
+            reqwest::Method::GET,
+            "/v1/sessions/x/recommendations",
+            store_key,
+            200,
+            None,
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/v1/customers/c",
+            store_key,
+            403,
+            Some("forbidden"),
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/reload",
+            store_key,
+            403,
+            Some("forbidden"),
+        ),
+        (
+            reqwest::Method::POST,
+            "/v1/events",
+            ops_key,
+            403,
+            Some("forbidden"),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/v1/customers/c",
+            ops_key,
+            200,
+            None,
+        ),
         (reqwest::Method::GET, "/healthz", None, 200, None),
     ];
     for (method, path, key, status, code) in cases {
@@ -343,8 +545,17 @@ async fn live_profiles_survive_a_restart() {
     let cats = by_category();
     let (_, items) = cats.iter().max_by_key(|(_, v)| v.len()).unwrap();
     let s = Server::start(common::live_state(models.path(), data.path())).await;
-    s.events(views(("anonymous_id", "visitor-r"), &items[..5], now_ms() - 60_000)).await;
-    s.post("/v1/identify", json!({"anonymous_id": "visitor-r", "customer_id": "c-restart"}).to_string()).await;
+    s.events(views(
+        ("anonymous_id", "visitor-r"),
+        &items[..5],
+        now_ms() - 60_000,
+    ))
+    .await;
+    s.post(
+        "/v1/identify",
+        json!({"anonymous_id": "visitor-r", "customer_id": "c-restart"}).to_string(),
+    )
+    .await;
     let (_, before) = s.get("/v1/customers/c-restart/recommendations?k=10").await;
     s.stop().await;
     let s = Server::start(common::live_state(models.path(), data.path())).await;

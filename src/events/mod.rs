@@ -20,7 +20,18 @@ use std::fmt;
 use std::str::FromStr;
 
 /// What a visitor allowed us to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Consent {
     /// Events are kept with the visitor's ids.
@@ -203,9 +214,14 @@ mod tests {
         .unwrap()
         .unwrap();
         assert_eq!(anon.row.customer_id, None);
-        assert_eq!(anon.row.anonymous_id.as_deref(), Some("device:mobile/safari/17"));
         assert_eq!(
-            check(json!({"ts": NOW, "customer_id": "c1", "type": "view", "item_id": "i", "context": {"consent": "none"}})),
+            anon.row.anonymous_id.as_deref(),
+            Some("device:mobile/safari/17")
+        );
+        assert_eq!(
+            check(
+                json!({"ts": NOW, "customer_id": "c1", "type": "view", "item_id": "i", "context": {"consent": "none"}})
+            ),
             Ok(None)
         );
         assert!(
@@ -219,24 +235,78 @@ mod tests {
     fn each_bad_field_is_named() {
         let cases = [
             (json!([]), "JSON object"),
-            (json!({"ts": NOW, "type": "view", "item_id": "i"}), "customer_id"),
-            (json!({"ts": NOW, "customer_id": "c", "type": "teleport"}), "unknown event type"),
-            (json!({"ts": NOW, "customer_id": "c", "type": "view"}), "item_id"),
-            (json!({"customer_id": "c", "type": "search"}), "missing field \"ts\""),
-            (json!({"ts": "yesterday", "customer_id": "c", "type": "search"}), "RFC 3339"),
-            (json!({"ts": 12, "customer_id": "c", "type": "search"}), "plausible"),
-            (json!({"ts": NOW + 2 * 86_400_000, "customer_id": "c", "type": "search"}), "future"),
-            (json!({"ts": NOW, "customer_id": 7, "type": "search"}), "\"customer_id\" must be a string"),
-            (json!({"ts": NOW, "customer_id": "x".repeat(300), "type": "search"}), "300 bytes"),
-            (json!({"ts": NOW, "customer_id": " ", "type": "search"}), "empty"),
-            (json!({"ts": NOW, "customer_id": "a\u{0}b", "type": "search"}), "control"),
-            (json!({"ts": NOW, "customer_id": "c", "type": "purchase", "item_id": "i", "quantity": 0}), "quantity"),
-            (json!({"ts": NOW, "customer_id": "c", "type": "purchase", "item_id": "i", "price": -1}), "negative"),
-            (json!({"ts": NOW, "customer_id": "c", "type": "review", "item_id": "i", "rating": 9}), "rating"),
-            (json!({"ts": NOW, "customer_id": "c", "type": "search", "colour": "red"}), "unknown field \"colour\""),
-            (json!({"ts": NOW, "customer_id": "c", "type": "search", "context": {"os": "x"}}), "context.os"),
-            (json!({"ts": NOW, "customer_id": "c", "type": "search", "context": {"consent": "maybe"}}), "unknown consent"),
-            (json!({"ts": NOW, "customer_id": "c", "type": "search", "context": "web"}), "\"context\" must be an object"),
+            (
+                json!({"ts": NOW, "type": "view", "item_id": "i"}),
+                "customer_id",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "c", "type": "teleport"}),
+                "unknown event type",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "c", "type": "view"}),
+                "item_id",
+            ),
+            (
+                json!({"customer_id": "c", "type": "search"}),
+                "missing field \"ts\"",
+            ),
+            (
+                json!({"ts": "yesterday", "customer_id": "c", "type": "search"}),
+                "RFC 3339",
+            ),
+            (
+                json!({"ts": 12, "customer_id": "c", "type": "search"}),
+                "plausible",
+            ),
+            (
+                json!({"ts": NOW + 2 * 86_400_000, "customer_id": "c", "type": "search"}),
+                "future",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": 7, "type": "search"}),
+                "\"customer_id\" must be a string",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "x".repeat(300), "type": "search"}),
+                "300 bytes",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": " ", "type": "search"}),
+                "empty",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "a\u{0}b", "type": "search"}),
+                "control",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "c", "type": "purchase", "item_id": "i", "quantity": 0}),
+                "quantity",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "c", "type": "purchase", "item_id": "i", "price": -1}),
+                "negative",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "c", "type": "review", "item_id": "i", "rating": 9}),
+                "rating",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "c", "type": "search", "colour": "red"}),
+                "unknown field \"colour\"",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "c", "type": "search", "context": {"os": "x"}}),
+                "context.os",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "c", "type": "search", "context": {"consent": "maybe"}}),
+                "unknown consent",
+            ),
+            (
+                json!({"ts": NOW, "customer_id": "c", "type": "search", "context": "web"}),
+                "\"context\" must be an object",
+            ),
         ];
         for (event, needle) in cases {
             let err = check(event.clone()).unwrap_err();
@@ -265,8 +335,14 @@ mod tests {
             max_batch: 2,
             ..Limits::default()
         };
-        assert!(matches!(parse_batch(b"[{", &l, NOW), Err(BatchError::Malformed(_))));
-        assert!(matches!(parse_batch(b"\"x\"", &l, NOW), Err(BatchError::NotAnArray(_))));
+        assert!(matches!(
+            parse_batch(b"[{", &l, NOW),
+            Err(BatchError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_batch(b"\"x\"", &l, NOW),
+            Err(BatchError::NotAnArray(_))
+        ));
         assert_eq!(parse_batch(b"[]", &l, NOW), Err(BatchError::Empty));
         assert_eq!(
             parse_batch(b"[{},{},{}]", &l, NOW),

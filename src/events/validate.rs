@@ -151,13 +151,12 @@ fn device_key(device: Option<&str>, browser: Option<&str>, version: Option<&str>
 }
 
 /// Checks one event. `Ok(None)` is a valid event the visitor's consent forbids storing.
-pub fn validate(
-    value: &Value,
-    limits: &Limits,
-    now_ms: i64,
-) -> Result<Option<ValidEvent>, String> {
+pub fn validate(value: &Value, limits: &Limits, now_ms: i64) -> Result<Option<ValidEvent>, String> {
     let Value::Object(obj) = value else {
-        return Err(format!("an event must be a JSON object, not {}", type_name(value)));
+        return Err(format!(
+            "an event must be a JSON object, not {}",
+            type_name(value)
+        ));
     };
     if let Some(unknown) = obj.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
         return Err(format!(
@@ -251,7 +250,10 @@ pub fn validate(
             if customer_id.is_none() && anonymous_id.is_none() {
                 return Err("an event needs \"customer_id\" or \"anonymous_id\"".into());
             }
-            (customer_id.map(str::to_owned), anonymous_id.map(str::to_owned))
+            (
+                customer_id.map(str::to_owned),
+                anonymous_id.map(str::to_owned),
+            )
         }
     };
     let row = EventRow {

@@ -253,10 +253,11 @@ impl Live {
             })
             .collect();
         let intent = self.intent(&live);
-        if live.is_empty() && linked.is_empty() {
-            if let Some(c) = row {
-                return Some(model.bundle_visitor(c));
-            }
+        if live.is_empty()
+            && linked.is_empty()
+            && let Some(c) = row
+        {
+            return Some(model.bundle_visitor(c));
         }
         let mut history: Vec<HistoryEntry> = row
             .iter()

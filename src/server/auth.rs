@@ -43,8 +43,7 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
 /// Compares in time independent of where the first difference is.
 fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -139,7 +138,12 @@ mod tests {
         let ops = headers("x-api-key", "operations-key-0123456789");
         assert_eq!(check(&k, &Method::POST, "/v1/events", &store), Ok(()));
         assert_eq!(
-            check(&k, &Method::GET, "/v1/customers/{id}/recommendations", &store),
+            check(
+                &k,
+                &Method::GET,
+                "/v1/customers/{id}/recommendations",
+                &store
+            ),
             Ok(())
         );
         let denied = check(&k, &Method::DELETE, "/v1/customers/{id}", &store).unwrap_err();
@@ -154,10 +158,26 @@ mod tests {
             Err(ApiError::Unauthorized(_))
         ));
         assert!(matches!(
-            check(&k, &Method::GET, "/v1/segments", &headers("x-api-key", "storefront-key-012345678X")),
+            check(
+                &k,
+                &Method::GET,
+                "/v1/segments",
+                &headers("x-api-key", "storefront-key-012345678X")
+            ),
             Err(ApiError::Unauthorized(_))
         ));
-        assert_eq!(check(&k, &Method::GET, "/healthz", &HeaderMap::new()), Ok(()));
-        assert_eq!(check(&[], &Method::DELETE, "/v1/customers/{id}", &HeaderMap::new()), Ok(()));
+        assert_eq!(
+            check(&k, &Method::GET, "/healthz", &HeaderMap::new()),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                &[],
+                &Method::DELETE,
+                "/v1/customers/{id}",
+                &HeaderMap::new()
+            ),
+            Ok(())
+        );
     }
 }

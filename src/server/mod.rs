@@ -332,8 +332,12 @@ pub fn run(config: Config, on_ready: impl FnOnce(std::net::SocketAddr)) -> anyho
     let store = Store::open(&config.data_dir, StoreOptions::default())
         .map_err(|e| anyhow::anyhow!("cannot open the event store: {e}"))?;
     if config.api_keys.is_empty() {
-        tracing::warn!("no API keys configured: every route is open to anyone who can reach {addr}");
-        eprintln!("warning: no API keys configured, every route is open (fine for the demo; see api_keys in kindred.toml.sample)");
+        tracing::warn!(
+            "no API keys configured: every route is open to anyone who can reach {addr}"
+        );
+        eprintln!(
+            "warning: no API keys configured, every route is open (fine for the demo; see api_keys in kindred.toml.sample)"
+        );
     } else {
         tracing::info!(keys = config.api_keys.len(), "API keys required");
     }

@@ -20,11 +20,11 @@ mod visitor;
 
 pub use filters::{CompiledFilter, Filters, category_under};
 pub use load::{LoadError, Model};
-pub use visitor::Visitor;
 pub use queries::{
     Lookalike, ProfileCounts, ProfileOut, RecentItem, ScoredItem, SegmentOut, SegmentRef,
     also_want, lookalikes, profile, recommend, segment, segments, similar_items,
 };
+pub use visitor::Visitor;
 
 /// Why a query could not be answered. The server maps each case to a status and code.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

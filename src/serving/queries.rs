@@ -318,11 +318,14 @@ pub fn profile(model: &Model, visitor: &Visitor<'_>) -> Result<ProfileOut, Query
         .collect();
     Ok(ProfileOut {
         customer_id: visitor.id.to_string(),
-        segment: visitor.segment.and_then(|id| model.segment(id)).map(|s| SegmentRef {
-            id: s.id,
-            name: s.name.clone(),
-            description: s.description.clone(),
-        }),
+        segment: visitor
+            .segment
+            .and_then(|id| model.segment(id))
+            .map(|s| SegmentRef {
+                id: s.id,
+                name: s.name.clone(),
+                description: s.description.clone(),
+            }),
         counts: ProfileCounts {
             interactions: h.len(),
             distinct_items: distinct.len(),

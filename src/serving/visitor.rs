@@ -8,8 +8,8 @@
 //! with fresh clicks through one code path.
 
 use super::{Model, QueryError};
-use kindred_training::models::HistoryEntry;
 use kindred_training::index::VectorIndex;
+use kindred_training::models::HistoryEntry;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -156,7 +156,11 @@ impl Model {
         if !(norm.is_finite() && norm > 0.0) {
             return;
         }
-        let max = scores.iter().copied().filter(|x| x.is_finite()).fold(0f32, f32::max);
+        let max = scores
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(0f32, f32::max);
         if max > 0.0 {
             scores.iter_mut().for_each(|x| *x /= max);
         }

@@ -130,9 +130,7 @@ pub fn newest(models_dir: &Path) -> Result<PathBuf, BundleError> {
         let created = fs::read(&manifest)
             .ok()
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| {
-                chrono::DateTime::parse_from_rfc3339(v.get("created_at")?.as_str()?).ok()
-            })
+            .and_then(|v| chrono::DateTime::parse_from_rfc3339(v.get("created_at")?.as_str()?).ok())
             .map_or(i64::MIN, |t| t.timestamp_millis());
         let key = (created, name);
         if best.as_ref().is_none_or(|(b, _)| key > *b) {

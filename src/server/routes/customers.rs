@@ -1,10 +1,10 @@
 //! `GET /v1/customers/{id}/…`: recommendations, also-want, lookalikes, profile.
 
 use super::ItemsOut;
+use crate::events::Consent;
 use crate::server::AppState;
 use crate::server::error::{ApiError, ErrorBody, IdPath, QueryPairs};
 use crate::server::params::{FILTERED, FILTERED_EXACT, K_EXACT, check_known, list_query};
-use crate::events::Consent;
 use crate::serving::{self, Lookalike, ProfileOut};
 use axum::Json;
 use axum::extract::State;

@@ -65,7 +65,10 @@ async fn body_bytes(state: &AppState, req: Request) -> Result<Bytes, ApiError> {
         (status = 503, body = ErrorBody, description = "the event store failed; nothing was stored"),
     )
 )]
-pub async fn ingest(State(state): State<AppState>, req: Request) -> Result<Json<EventsOut>, ApiError> {
+pub async fn ingest(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Json<EventsOut>, ApiError> {
     let store = state.store()?.clone();
     let body = body_bytes(&state, req).await?;
     let batch = events::parse_batch(&body, state.limits(), now_ms()).map_err(|e| match e {
@@ -187,7 +190,9 @@ pub async fn identify(
 ) -> Result<Json<IdentifyOut>, ApiError> {
     let store = state.store()?.clone();
     let body = body.ok_or_else(|| {
-        ApiError::MalformedJson("the body must be {\"anonymous_id\": ..., \"customer_id\": ...}".into())
+        ApiError::MalformedJson(
+            "the body must be {\"anonymous_id\": ..., \"customer_id\": ...}".into(),
+        )
     })?;
     let max = state.limits().max_id_bytes;
     check_id("anonymous_id", &body.anonymous_id, max)?;
@@ -245,7 +250,11 @@ pub async fn erase(
     check_id("id", &id, state.limits().max_id_bytes)?;
     let erased = store.erase_customer(id.clone()).await.map_err(store_err)?;
     state.live().erase(&id, &erased.anonymous_ids);
-    tracing::info!(events = erased.events, links = erased.links, "customer erased");
+    tracing::info!(
+        events = erased.events,
+        links = erased.links,
+        "customer erased"
+    );
     Ok(Json(ErasedOut {
         customer_id: id,
         events: erased.events,
