@@ -202,6 +202,11 @@ impl Live {
         !self.erased.is_empty() && self.erased.contains(key)
     }
 
+    /// Number of erased customers and sessions.
+    pub fn erased_count(&self) -> usize {
+        self.erased.len()
+    }
+
     /// What the live layer knows of `key` (after resolving links), for the profile view.
     pub fn snapshot(&self, key: &str) -> Option<ProfileSnapshot> {
         let key = self.resolve(key);

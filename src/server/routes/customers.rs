@@ -91,7 +91,15 @@ pub async fn lookalikes(
     let q = list_query(&pairs, K_EXACT, state.config())?;
     let model = state.model()?;
     let visitor = state.visitor(&model, &id)?;
-    let customers = serving::lookalikes(&model, &visitor, q.k, q.exact)?;
+    // Erased customers stay in the bundle's index until the next training: ask for enough
+    // more to leave them out.
+    let live = state.live();
+    let extra = live.erased_count().min(100);
+    let mut customers = serving::lookalikes(&model, &visitor, q.k + extra, q.exact)?;
+    if extra > 0 {
+        customers.retain(|c| !live.is_erased(&c.customer_id));
+    }
+    customers.truncate(q.k);
     Ok(Json(LookalikesOut {
         model_version: model.version.clone(),
         customers,
