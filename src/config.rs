@@ -10,6 +10,7 @@
 //! | `body_limit_bytes` | `KINDRED_BODY_LIMIT_BYTES` | `1048576` (1 MiB) |
 //! | `default_k` | `KINDRED_DEFAULT_K` | `10` |
 //! | `max_k` | `KINDRED_MAX_K` | `1000` |
+//! | `[landing]` | — | a built-in `home` page, no campaigns ([`crate::landing::config`]) |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ pub enum ConfigError {
     },
     #[error("configuration key {key}: {message}")]
     Invalid { key: &'static str, message: String },
+    #[error(transparent)]
+    Landing(#[from] crate::landing::LandingConfigError),
 }
 
 /// The server's settings; see the module docs for keys, variables and defaults.
@@ -52,6 +55,9 @@ pub struct Config {
     pub default_k: usize,
     /// Largest `k` a request may ask for.
     pub max_k: usize,
+    /// Landing-page templates and segment campaigns (`[landing]`, see
+    /// [`crate::landing::config`]).
+    pub landing: crate::landing::LandingConfig,
 }
 
 impl Default for Config {
@@ -63,6 +69,7 @@ impl Default for Config {
             body_limit_bytes: 1 << 20,
             default_k: 10,
             max_k: 1_000,
+            landing: crate::landing::LandingConfig::default(),
         }
     }
 }
@@ -172,6 +179,7 @@ impl Config {
                 message: "must not be empty".into(),
             });
         }
+        self.landing.check()?;
         Ok(())
     }
 
@@ -194,8 +202,16 @@ mod tests {
     fn sample_config_parses_and_equals_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("kindred.toml.sample");
         let text = std::fs::read_to_string(&path).unwrap();
-        // Every setting is shown commented out at its default ...
-        assert_eq!(Config::from_toml(&text, &path).unwrap(), Config::default());
+        // Every setting is shown commented out at its default (except the `[landing]`
+        // section at the end, a live sample page and campaigns: see `crate::landing::config`) ...
+        let without_landing = |c: Config| Config {
+            landing: crate::landing::LandingConfig::default(),
+            ..c
+        };
+        let sample = Config::from_toml(&text, &path).unwrap();
+        sample.validate().unwrap();
+        assert_ne!(sample.landing, crate::landing::LandingConfig::default());
+        assert_eq!(without_landing(sample), Config::default());
         // ... and uncommenting them gives a valid configuration equal to the defaults.
         let uncommented: String = text
             .lines()
@@ -208,8 +224,8 @@ mod tests {
             .join("\n");
         assert_ne!(uncommented, text);
         let c = Config::from_toml(&uncommented, &path).unwrap();
-        assert_eq!(c, Config::default());
         c.validate().unwrap();
+        assert_eq!(without_landing(c), Config::default());
     }
 
     #[test]

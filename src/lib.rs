@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod landing;
 pub mod server;
 pub mod serving;
 

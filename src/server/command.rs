@@ -125,6 +125,10 @@ pub fn demo(a: DemoArgs, progress: Progress) -> anyhow::Result<()> {
         println!("  curl '{base}/v1/customers/{customer}/lookalikes?k=5'");
         println!("  curl '{base}/v1/customers/{customer}/profile'");
         println!("  curl '{base}/v1/segments'");
+        println!(
+            "  curl -X POST '{base}/v1/landing-page' -H 'content-type: application/json' -d '{{\"customer_id\": \"{customer}\", \"page\": \"home\"}}'"
+        );
+        println!("  open {base}/v1/landing-page/preview");
         println!("  curl '{base}/metrics'");
     })
 }

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations.
 
-use super::routes::{customers, items, ops, segments};
+use super::routes::{customers, items, landing, ops, segments};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -17,6 +17,9 @@ use utoipa::OpenApi;
         customers::profile,
         segments::list,
         segments::one,
+        landing::compose,
+        landing::preview_page,
+        landing::preview_index,
         ops::reload,
         ops::healthz,
         ops::readyz,
