@@ -224,6 +224,11 @@ struct Composer<'a, 'm> {
     /// How many recommendations the pool asks for: every item of the page, so that slots
     /// drawing from it never run short because of what other slots took.
     pool_k: usize,
+    /// Recommendations passing the page campaign's item filter, asked for once for the hero
+    /// and the promotion together; what they did not take.
+    campaign_pool: Option<Vec<Candidate>>,
+    /// How many the campaign pool asks for: the hero's and promotions' sizes.
+    campaign_k: usize,
 }
 
 fn in_stock() -> Filters {
@@ -336,26 +341,59 @@ impl<'m> Composer<'_, 'm> {
         self.ensure_pool()?;
         let compiled = filters.compile(self.model)?;
         let pool = self.pool.take().unwrap_or_default();
-        let (mut from_pool, mut rest) = (Vec::new(), Vec::new());
+        let pool = self.draw(pool, |r| compiled.keep(r), size, discount, out);
+        self.pool = Some(pool);
+        if out.len() >= size || filters == in_stock() {
+            return Ok(());
+        }
+        // The campaign's items (the hero and the promotion share one campaign): asked for
+        // once for both slots, the rest kept for the next.
+        let fresh = self.campaign_pool.is_none();
+        let cached = match self.campaign_pool.take() {
+            Some(c) => c,
+            None => self.fetch(self.campaign_k, filters.clone())?,
+        };
+        let rest = self.draw(cached, |_| true, size, discount, out);
+        self.campaign_pool = Some(rest);
+        if out.len() < size && !fresh {
+            // Slots in between took some: ask once more.
+            let found = self.fetch(size, filters)?;
+            self.take(found, size, discount, out);
+        }
+        Ok(())
+    }
+
+    /// Personal recommendations passing `filters`, `size` beyond what is placed already.
+    fn fetch(&self, size: usize, filters: Filters) -> Result<Vec<Candidate>, QueryError> {
+        let found = or_empty(recommend(
+            self.model,
+            self.visitor,
+            &self.query(size, filters),
+        ))?;
+        Ok(self.candidates(found))
+    }
+
+    /// Places candidates of `pool` that pass `keep` until `out` holds `size`, returning the
+    /// candidates not placed (in order).
+    fn draw(
+        &mut self,
+        pool: Vec<Candidate>,
+        keep: impl Fn(usize) -> bool,
+        size: usize,
+        discount: Option<f64>,
+        out: &mut Vec<LandingItem>,
+    ) -> Vec<Candidate> {
+        let (mut chosen, mut rest) = (Vec::new(), Vec::new());
+        let room = size.saturating_sub(out.len());
         for c in pool {
-            if compiled.keep(c.row) && self.usable(c.row) && from_pool.len() < size {
-                from_pool.push(c);
+            if chosen.len() < room && keep(c.row) && self.usable(c.row) {
+                chosen.push(c);
             } else {
                 rest.push(c);
             }
         }
-        self.pool = Some(rest);
-        self.take(from_pool, size, discount, out);
-        if out.len() < size && filters != in_stock() {
-            let found = or_empty(recommend(
-                self.model,
-                self.visitor,
-                &self.query(size, filters),
-            ))?;
-            let found = self.candidates(found);
-            self.take(found, size, discount, out);
-        }
-        Ok(())
+        self.take(chosen, size, discount, out);
+        rest
     }
 
     /// The filters of a campaign's items; `None` when it names the visitor's favourite
@@ -535,6 +573,13 @@ pub fn compose(
         owned: visitor.history.iter().map(|h| h.item).collect(),
         pool: None,
         pool_k,
+        campaign_pool: None,
+        campaign_k: template
+            .slots
+            .iter()
+            .filter(|s| matches!(s.strategy, Strategy::Hero | Strategy::Promotion))
+            .map(|s| s.size)
+            .sum(),
     };
     let mut slots = Vec::with_capacity(template.slots.len());
     for t in &template.slots {
