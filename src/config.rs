@@ -15,6 +15,7 @@
 //! | `live_recent_items` | `KINDRED_LIVE_RECENT_ITEMS` | `50` |
 //! | `live_intent_weight` | `KINDRED_LIVE_INTENT_WEIGHT` | `1.0` |
 //! | `[[api_keys]]` | a key's `key_env` names the variable holding it | none: the API is open |
+//! | `[landing]` | — | a built-in `home` page, no campaigns ([`crate::landing::config`]) |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,8 @@ pub enum ConfigError {
     },
     #[error("configuration key {key}: {message}")]
     Invalid { key: &'static str, message: String },
+    #[error(transparent)]
+    Landing(#[from] crate::landing::LandingConfigError),
 }
 
 /// The server's settings; see the module docs for keys, variables and defaults.
@@ -68,6 +71,9 @@ pub struct Config {
     pub live_intent_weight: f32,
     /// API keys and their scopes; with none, every route is open.
     pub api_keys: Vec<ApiKey>,
+    /// Landing-page templates and segment campaigns (`[landing]`, see
+    /// [`crate::landing::config`]).
+    pub landing: crate::landing::LandingConfig,
 }
 
 /// What a key may do.
@@ -120,6 +126,7 @@ impl Default for Config {
             live_recent_items: 50,
             live_intent_weight: 1.0,
             api_keys: Vec::new(),
+            landing: crate::landing::LandingConfig::default(),
         }
     }
 }
@@ -309,6 +316,7 @@ impl Config {
                 message: "must not be empty".into(),
             });
         }
+        self.landing.check()?;
         Ok(())
     }
 
@@ -331,8 +339,16 @@ mod tests {
     fn sample_config_parses_and_equals_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("kindred.toml.sample");
         let text = std::fs::read_to_string(&path).unwrap();
-        // Every setting is shown commented out at its default ...
-        assert_eq!(Config::from_toml(&text, &path).unwrap(), Config::default());
+        // Every setting is shown commented out at its default (except the `[landing]`
+        // section at the end, a live sample page and campaigns: see `crate::landing::config`) ...
+        let without_landing = |c: Config| Config {
+            landing: crate::landing::LandingConfig::default(),
+            ..c
+        };
+        let sample = Config::from_toml(&text, &path).unwrap();
+        sample.validate().unwrap();
+        assert_ne!(sample.landing, crate::landing::LandingConfig::default());
+        assert_eq!(without_landing(sample), Config::default());
         // ... and uncommenting them gives a valid configuration equal to the defaults.
         let uncommented: String = text
             .lines()
@@ -345,8 +361,8 @@ mod tests {
             .join("\n");
         assert_ne!(uncommented, text);
         let c = Config::from_toml(&uncommented, &path).unwrap();
-        assert_eq!(c, Config::default());
         c.validate().unwrap();
+        assert_eq!(without_landing(c), Config::default());
     }
 
     #[test]

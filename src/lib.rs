@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod landing;
 pub mod live;
 pub mod server;
 pub mod serving;

@@ -118,11 +118,13 @@ pub fn demo(a: DemoArgs, progress: Progress) -> anyhow::Result<()> {
         .map(|i| i.top_category().to_owned())
         .unwrap_or_default();
     drop(model);
+    // The sample configuration's landing pages and campaigns are made for the demo shop.
+    let sample = Path::new("kindred.toml.sample");
     let config = Config {
         addr: a.addr,
         models_dir: a.models.clone(),
         data_dir: a.store.clone(),
-        ..config_from(None)?
+        ..config_from(sample.is_file().then_some(sample))?
     };
     config.validate()?;
     super::run(config, move |addr| {
@@ -142,6 +144,10 @@ pub fn demo(a: DemoArgs, progress: Progress) -> anyhow::Result<()> {
         println!(
             "  curl -X POST '{base}/v1/identify' -H 'content-type: application/json' -d '{{\"anonymous_id\": \"visitor-1\", \"customer_id\": \"{customer}\"}}'"
         );
+        println!(
+            "  curl -X POST '{base}/v1/landing-page' -H 'content-type: application/json' -d '{{\"customer_id\": \"{customer}\", \"page\": \"home\"}}'"
+        );
+        println!("  open {base}/v1/landing-page/preview");
         println!("  curl '{base}/metrics'");
     })
 }

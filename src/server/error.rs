@@ -2,6 +2,7 @@
 //! `{"error": {"code", "message"}}` body, and the extractors that turn malformed input into
 //! that shape.
 
+use crate::landing::LandingError;
 use crate::serving::QueryError;
 use axum::Json;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -18,6 +19,8 @@ pub enum ApiError {
     UnknownCustomer(String),
     #[error("unknown segment {0:?}")]
     UnknownSegment(String),
+    #[error("unknown page {page:?}; the configured pages are: {known}")]
+    UnknownPage { page: String, known: String },
     #[error("no route for {method} {path}")]
     RouteNotFound { method: String, path: String },
     #[error("{message}")]
@@ -82,6 +85,7 @@ impl ApiError {
             ApiError::UnknownItem(_) => (StatusCode::NOT_FOUND, "item_not_found"),
             ApiError::UnknownCustomer(_) => (StatusCode::NOT_FOUND, "customer_not_found"),
             ApiError::UnknownSegment(_) => (StatusCode::NOT_FOUND, "segment_not_found"),
+            ApiError::UnknownPage { .. } => (StatusCode::NOT_FOUND, "page_not_found"),
             ApiError::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found"),
             ApiError::InvalidParameter { .. } => (StatusCode::BAD_REQUEST, "invalid_parameter"),
             ApiError::UnknownParameter { .. } => (StatusCode::BAD_REQUEST, "unknown_parameter"),
@@ -126,6 +130,15 @@ impl From<QueryError> for ApiError {
             QueryError::UnknownSegment(id) => ApiError::UnknownSegment(id),
             QueryError::Invalid { name, message } => ApiError::InvalidParameter { name, message },
             QueryError::Unavailable(what) => ApiError::NotAvailable(what),
+        }
+    }
+}
+
+impl From<LandingError> for ApiError {
+    fn from(e: LandingError) -> Self {
+        match e {
+            LandingError::UnknownPage { page, known } => ApiError::UnknownPage { page, known },
+            LandingError::Query(q) => q.into(),
         }
     }
 }

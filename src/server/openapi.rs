@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations.
 
-use super::routes::{customers, events, items, ops, segments};
+use super::routes::{customers, events, items, landing, ops, segments};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -21,6 +21,9 @@ use utoipa::OpenApi;
         customers::profile,
         segments::list,
         segments::one,
+        landing::compose,
+        landing::preview_page,
+        landing::preview_index,
         ops::reload,
         ops::healthz,
         ops::readyz,

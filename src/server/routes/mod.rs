@@ -3,6 +3,7 @@
 pub mod customers;
 pub mod events;
 pub mod items;
+pub mod landing;
 pub mod ops;
 pub mod segments;
 
@@ -38,6 +39,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/customers/{id}/profile", get(customers::profile))
         .route("/v1/segments", get(segments::list))
         .route("/v1/segments/{id}", get(segments::one))
+        .route("/v1/landing-page", post(landing::compose))
+        .route("/v1/landing-page/preview", get(landing::preview_index))
+        .route("/v1/landing-page/{id}", get(landing::preview_page))
         .route("/admin/reload", post(ops::reload))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
