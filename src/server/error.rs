@@ -155,8 +155,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The query string as `(key, value)` pairs; a malformed query string is a 400 in the
-/// project's error shape.
+/// The query string as `(key, value)` pairs, percent-decoded (`+` is a space, invalid
+/// UTF-8 is replaced), in order.
 #[derive(Debug, Clone, Default)]
 pub struct QueryPairs(pub Vec<(String, String)>);
 
@@ -164,21 +164,15 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // The same decoding axum's `Query` applies (it parses with `form_urlencoded` too),
+        // without rebuilding a URI from the query first.
         let q = parts.uri.query().unwrap_or("");
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded_pairs(q).map_err(|message| ApiError::InvalidParameter {
-                name: "query".into(),
-                message: format!("malformed query string: {message}"),
-            })?;
-        Ok(QueryPairs(pairs))
+        Ok(QueryPairs(
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
     }
-}
-
-fn serde_urlencoded_pairs(q: &str) -> Result<Vec<(String, String)>, String> {
-    let uri: axum::http::Uri = format!("/?{q}").parse().map_err(|e| format!("{e}"))?;
-    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
-        .map(|axum::extract::Query(v)| v)
-        .map_err(|e| e.body_text())
 }
 
 /// One path segment (an item, customer or segment id).

@@ -253,11 +253,9 @@ fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// Times the request out, records its metrics under the matched route template.
 async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    // Both are cheap clones (a standard method is a tag, a matched path an `Arc<str>`).
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     req.extensions_mut()
         .insert(BodyLimit(state.config().body_limit_bytes));
     let timeout = state.config().request_timeout();
@@ -266,8 +264,8 @@ async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> R
         Err(_) => ApiError::Timeout(state.config().request_timeout_ms).into_response(),
     };
     state.metrics().record(
-        &method,
-        &route,
+        method.as_str(),
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
         response.status().as_u16(),
         started.elapsed(),
     );

@@ -144,24 +144,37 @@ pub fn similar_items(
         let keep = |r: usize| r != row && cf.keep(r);
         index.search(&query, q.k, Some(&keep))
     };
-    let title = &model.items.items[row].title;
+    let reason = format!("similar to {}", model.items.items[row].title);
     Ok(found
         .into_iter()
-        .map(|(r, s)| item_out(model, r as usize, s, format!("similar to {title}")))
+        .map(|(r, s)| item_out(model, r as usize, s, reason.clone()))
         .collect())
 }
 
-/// Why `row` suits a customer: the most similar of their recent items.
-fn because_of(model: &Model, history: &[HistoryEntry], row: usize) -> String {
+/// The customer's [`REASON_HISTORY`] most recent distinct items (item-table rows), newest
+/// first: the candidates [`because_of`] explains a recommendation with.
+fn reason_candidates(history: &[HistoryEntry]) -> Vec<usize> {
+    let mut recent: Vec<usize> = Vec::with_capacity(REASON_HISTORY);
+    for h in history.iter().rev() {
+        if recent.len() == REASON_HISTORY {
+            break;
+        }
+        let item = h.item as usize;
+        if !recent.contains(&item) {
+            recent.push(item);
+        }
+    }
+    recent
+}
+
+/// Why `row` suits a customer: the most similar of their recent items (`recent`, from
+/// [`reason_candidates`]).
+fn because_of(model: &Model, recent: &[usize], row: usize) -> String {
     let exact = model.item_index.exact();
     let target = exact.row(row);
-    let mut seen = HashSet::new();
-    let best = history
+    let best = recent
         .iter()
-        .rev()
-        .filter(|h| seen.insert(h.item))
-        .take(REASON_HISTORY)
-        .map(|h| (h.item as usize, dot(exact.row(h.item as usize), target)))
+        .map(|&r| (r, dot(exact.row(r), target)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     match best {
         Some((r, s)) if s > 0.0 => format!("because you liked {}", model.items.items[r].title),
@@ -182,6 +195,7 @@ pub fn recommend(
         .as_ref()
         .ok_or(QueryError::Unavailable("recommender"))?;
     let own = &visitor.history[..];
+    let cf = q.filters.compile(model)?;
     let history: Vec<HistoryEntry> = own
         .iter()
         .filter_map(|h| {
@@ -193,24 +207,35 @@ pub fn recommend(
                 .map(|mi| HistoryEntry { item: mi, ..*h })
         })
         .collect();
-    let mut scores = vec![0f32; scorer.model.n_items()];
-    scorer.model.score(&history, &mut scores);
-    model.add_intent(visitor, &mut scores);
-    let owned: HashSet<u32> = own.iter().map(|h| h.item).collect();
-    let cf = q.filters.compile(model)?;
-    let top = top_k(&scores, q.k, |mi| {
-        match scorer.to_row.get(mi).copied().flatten() {
-            Some(r) => owned.contains(&r) || !cf.keep(r as usize),
-            None => true,
-        }
+    let top = SCORES.with_borrow_mut(|scores| {
+        scores.clear();
+        scores.resize(scorer.model.n_items(), 0.0);
+        scorer.model.score(&history, scores);
+        model.add_intent(visitor, scores);
+        // What the visitor already has, sorted, for a binary search per candidate.
+        let mut owned: Vec<u32> = own.iter().map(|h| h.item).collect();
+        owned.sort_unstable();
+        owned.dedup();
+        top_k(scores, q.k, |mi| {
+            match scorer.to_row.get(mi).copied().flatten() {
+                Some(r) => owned.binary_search(&r).is_ok() || !cf.keep(r as usize),
+                None => true,
+            }
+        })
     });
+    let recent = reason_candidates(own);
     Ok(top
         .into_iter()
         .filter_map(|(mi, s)| {
             let row = scorer.to_row.get(mi as usize).copied().flatten()? as usize;
-            Some(item_out(model, row, s, because_of(model, own, row)))
+            Some(item_out(model, row, s, because_of(model, &recent, row)))
         })
         .collect())
+}
+
+thread_local! {
+    /// Per-thread scratch for [`recommend`]'s score per model item, reused across requests.
+    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// "Customers like this also want": the customer's [`ALSO_WANT_NEIGHBOURS`] nearest

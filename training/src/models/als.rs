@@ -13,7 +13,6 @@ use super::{HistoryEntry, Recommender, aggregate};
 use crate::index::dot;
 use crate::interactions::SparseMatrix;
 use crate::progress::Progress;
-use faer::linalg::solvers::Solve;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
@@ -321,6 +320,59 @@ fn solve_side(x: &mut [f32], y: &[f32], m: &SparseMatrix, k: usize, params: &Als
         });
 }
 
+/// `Σ a[i]·b[i]` over equal-length slices, with four independent sums so the compiler
+/// vectorises it.
+fn dot64(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (ca, cb) = (a[..n].chunks_exact(4), b[..n].chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    let mut acc = [0f64; 4];
+    for (x, y) in ca.zip(cb) {
+        for j in 0..4 {
+            acc[j] += x[j] * y[j];
+        }
+    }
+    let mut sum = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for (x, y) in ra.iter().zip(rb) {
+        sum += x * y;
+    }
+    sum
+}
+
+/// Solves `A x = b` for a symmetric positive definite `k × k` matrix of which the row-major
+/// `a` holds the lower triangle: factors `A = L Lᵀ` in place (`a` becomes `L`) and writes
+/// `x` over `b`. False when `A` is not positive definite (then `a` and `b` are garbage).
+fn cholesky_solve(a: &mut [f64], b: &mut [f64], k: usize) -> bool {
+    if a.len() != k * k || b.len() != k {
+        return false;
+    }
+    for j in 0..k {
+        let (row_j, below) = a[j * k..].split_at_mut(k);
+        let d = row_j[j] - dot64(&row_j[..j], &row_j[..j]);
+        if !(d > 0.0 && d.is_finite()) {
+            return false;
+        }
+        let ljj = d.sqrt();
+        row_j[j] = ljj;
+        for row_i in below.chunks_exact_mut(k) {
+            row_i[j] = (row_i[j] - dot64(&row_i[..j], &row_j[..j])) / ljj;
+        }
+    }
+    // L z = b, then Lᵀ x = z.
+    for i in 0..k {
+        let row = &a[i * k..(i + 1) * k];
+        b[i] = (b[i] - dot64(&row[..i], &b[..i])) / row[i];
+    }
+    for i in (0..k).rev() {
+        let mut s = b[i];
+        for j in i + 1..k {
+            s -= a[j * k + i] * b[j];
+        }
+        b[i] = s / a[i * k + i];
+    }
+    true
+}
+
 impl Als {
     /// Fits user and item factors on a user × item matrix of positive interaction strengths.
     pub fn fit(
@@ -378,40 +430,42 @@ impl Als {
     /// An embedding for a visitor from `(item, strength)` pairs, solved exactly:
     /// `(YᵀY + λI + Σ α r y yᵀ) x = Σ (1 + α r) y`. Unknown items are ignored; an empty
     /// history gives the zero vector.
+    ///
+    /// This runs once per personal request, so it is written for a small `k`: the system's
+    /// lower triangle is built in `f64`, factored by a plain Cholesky and solved on the
+    /// calling thread (no allocation beyond the `k × k` matrix, no thread pool).
     pub fn fold_in(&self, items: &[(u32, f32)]) -> Vec<f32> {
         let k = self.params.factors;
         let n_items = self.item_factors.nrows();
-        let known: Vec<(usize, f32)> = items
-            .iter()
-            .filter(|(i, w)| (*i as usize) < n_items && *w > 0.0)
-            .map(|(i, w)| (*i as usize, *w))
-            .collect();
-        if known.is_empty() {
-            return vec![0.0; k];
-        }
         let y = self.item_factors.as_slice().unwrap_or(&[]);
-        let mut a: Vec<f64> = self.yty.iter().map(|&v| f64::from(v)).collect();
+        let mut a: Vec<f64> = Vec::new();
         let mut b = vec![0f64; k];
-        for &(i, r) in &known {
-            let yi = &y[i * k..(i + 1) * k];
+        let mut yi = vec![0f64; k];
+        for &(i, r) in items {
+            if (i as usize) >= n_items || r <= 0.0 {
+                continue;
+            }
+            if a.is_empty() {
+                a = self.yty.iter().map(|&v| f64::from(v)).collect();
+            }
+            let i = i as usize;
+            for (d, &s) in yi.iter_mut().zip(&y[i * k..(i + 1) * k]) {
+                *d = f64::from(s);
+            }
             let c = f64::from(self.params.alpha * r);
             for (p, (&yp, a_row)) in yi.iter().zip(a.chunks_exact_mut(k)).enumerate() {
-                let cy = c * f64::from(yp);
-                b[p] += f64::from(yp) + cy;
-                for (a_pq, &yq) in a_row.iter_mut().zip(yi) {
-                    *a_pq += cy * f64::from(yq);
+                let cy = c * yp;
+                b[p] += yp + cy;
+                // Lower triangle only: the factorisation below reads nothing else.
+                for (a_pq, &yq) in a_row[..=p].iter_mut().zip(&yi[..=p]) {
+                    *a_pq += cy * yq;
                 }
             }
         }
-        let a = faer::Mat::<f64>::from_fn(k, k, |i, j| a[i * k + j]);
-        let b = faer::Mat::<f64>::from_fn(k, 1, |i, _| b[i]);
-        match a.llt(faer::Side::Lower) {
-            Ok(llt) => {
-                let x = llt.solve(&b);
-                (0..k).map(|p| x[(p, 0)] as f32).collect()
-            }
-            Err(_) => vec![0.0; k],
+        if a.is_empty() || !cholesky_solve(&mut a, &mut b, k) {
+            return vec![0.0; k];
         }
+        b.into_iter().map(|v| v as f32).collect()
     }
 
     /// `YᵀY + λI` of the item factors, row-major `k × k`.
@@ -453,9 +507,13 @@ impl Recommender for Als {
         let user = self.fold_in(&aggregate(history, None));
         let k = self.params.factors;
         let y = self.item_factors.as_slice().unwrap_or(&[]);
-        for (o, yi) in out.iter_mut().zip(y.chunks_exact(k)) {
-            *o = dot(&user, yi);
-        }
+        // One dot per item: run in the widest instruction set the CPU has (`dot` keeps its
+        // summation order there, so the scores do not depend on the CPU).
+        pulp::Arch::new().dispatch(|| {
+            for (o, yi) in out.iter_mut().zip(y.chunks_exact(k)) {
+                *o = dot(&user, yi);
+            }
+        });
     }
 }
 

@@ -186,16 +186,30 @@ impl Recommender for Ease {
             .collect();
         let agg = aggregate(&binary, self.params.history_half_life);
         let mut local_scores = vec![0f32; self.modelled.len()];
-        for (item, w) in agg {
-            let Some(l) = self.local[item as usize] else {
-                continue;
-            };
-            let row = self.weights.row(l as usize);
-            let w = w.min(1.0);
-            for (s, b) in local_scores.iter_mut().zip(row.iter()) {
-                *s += w * b;
+        // The row sums run in the widest instruction set the CPU has (same sums on any CPU).
+        pulp::Arch::new().dispatch(|| {
+            for &(item, w) in &agg {
+                let Some(l) = self.local[item as usize] else {
+                    continue;
+                };
+                let row = self.weights.row(l as usize);
+                let w = w.min(1.0);
+                // A contiguous row (always, for the `Array2` EASE builds) as a slice, so the
+                // loop vectorises; ndarray's strided iterator does not.
+                match row.as_slice() {
+                    Some(row) => {
+                        for (s, b) in local_scores.iter_mut().zip(row) {
+                            *s += w * b;
+                        }
+                    }
+                    None => {
+                        for (s, b) in local_scores.iter_mut().zip(row.iter()) {
+                            *s += w * b;
+                        }
+                    }
+                }
             }
-        }
+        });
         for (l, &g) in self.modelled.iter().enumerate() {
             out[g as usize] = local_scores[l];
         }

@@ -113,13 +113,18 @@ pub fn top_k(scores: &[f32], k: usize, exclude: impl Fn(usize) -> bool) -> Vec<(
     }
     let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
     for (i, &s) in scores.iter().enumerate() {
-        if s.is_nan() || exclude(i) {
+        if s.is_nan() {
             continue;
         }
+        // `exclude` is asked only about items that would enter the heap: once it is full
+        // that is a few per query, not one per item.
         if heap.len() < k {
-            heap.push(Scored(s, i as u32));
+            if !exclude(i) {
+                heap.push(Scored(s, i as u32));
+            }
         } else if let Some(worst) = heap.peek()
             && (s > worst.0 || (s == worst.0 && (i as u32) < worst.1))
+            && !exclude(i)
         {
             heap.pop();
             heap.push(Scored(s, i as u32));
