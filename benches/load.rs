@@ -90,10 +90,15 @@ fn run() -> Result<(), String> {
     let log_err = log
         .try_clone()
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let store = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
     let child = Command::new(exe)
         .arg("serve")
         .arg("--models")
         .arg(&models)
+        .arg("--data")
+        .arg(store.path())
+        .arg("--config")
+        .arg(root.join("kindred.toml.sample"))
         .arg("--addr")
         .arg(addr.to_string())
         .env_remove("KINDRED_ADDR")
@@ -135,10 +140,24 @@ fn run() -> Result<(), String> {
             paths(&customers, |id| format!("/v1/customers/{id}/profile")),
         ),
         ("/v1/segments", vec!["/v1/segments".to_owned()]),
+        (
+            "POST /v1/landing-page (home)",
+            customers
+                .iter()
+                .map(|id| {
+                    format!(
+                        "POST /v1/landing-page {{\"customer_id\": \"{id}\", \"page\": \"home\"}}"
+                    )
+                })
+                .collect(),
+        ),
     ];
 
     // A smoke request per endpoint so that a 404 is reported rather than timed.
-    for (name, ps) in &endpoints {
+    for (name, ps) in endpoints
+        .iter()
+        .filter(|(_, ps)| !ps[0].starts_with("POST "))
+    {
         let (status, _) = http_get(addr, &ps[0], Duration::from_secs(5))
             .map_err(|e| format!("GET {}: {e}", ps[0]))?;
         if !(200..300).contains(&status) {
@@ -288,14 +307,30 @@ fn encode_segment(s: &str) -> String {
 
 /// A wrk script whose `request` rotates over `paths` (each wrk thread starts at its own offset).
 fn lua_script(paths: &[String]) -> String {
+    // `POST <path> <json body>` entries are sent as JSON POSTs, the rest as GETs.
+    let post = paths.first().is_some_and(|p| p.starts_with("POST "));
     let mut s = String::from("local paths = {\n");
+    let mut bodies = String::from("local bodies = {\n");
     for p in paths {
-        // Paths hold only unreserved characters, '/', '?', '=', '&' and '%XX'.
-        s.push_str(&format!("  \"{p}\",\n"));
+        match p.strip_prefix("POST ").and_then(|r| r.split_once(' ')) {
+            Some((path, body)) => {
+                // Bodies hold JSON with ids of unreserved characters: a Lua long string.
+                s.push_str(&format!("  \"{path}\",\n"));
+                bodies.push_str(&format!("  [[{body}]],\n"));
+            }
+            // Paths hold only unreserved characters, '/', '?', '=', '&' and '%XX'.
+            None => s.push_str(&format!("  \"{p}\",\n")),
+        }
     }
-    s.push_str(
-        "}\n\
-         local n = #paths\n\
+    s.push_str("}\n");
+    s.push_str(&bodies);
+    let request = if post {
+        "wrk.format(\"POST\", paths[i], {[\"Content-Type\"] = \"application/json\"}, bodies[i])"
+    } else {
+        "wrk.format(\"GET\", paths[i])"
+    };
+    s.push_str(&format!(
+        "local n = #paths\n\
          local i = 0\n\
          local thread_no = 0\n\
          setup = function(thread)\n\
@@ -307,9 +342,9 @@ fn lua_script(paths: &[String]) -> String {
          end\n\
          request = function()\n\
          \x20 i = i % n + 1\n\
-         \x20 return wrk.format(\"GET\", paths[i])\n\
+         \x20 return {request}\n\
          end\n",
-    );
+    ));
     s
 }
 
@@ -433,6 +468,7 @@ fn print_table(results: &[(&str, WrkResult)]) {
     for (prefix, goal, label) in [
         ("/v1/items/{id}/similar", 0.5, "similar"),
         ("/v1/customers/{id}/recommendations", 0.3, "recommendations"),
+        ("POST /v1/landing-page", 0.25, "landing page"),
     ] {
         if let Some((_, r)) = results.iter().find(|(n, _)| n.starts_with(prefix)) {
             let ratio = r.requests_per_sec / health;
