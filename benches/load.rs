@@ -323,6 +323,7 @@ fn lua_script(paths: &[String]) -> String {
         }
     }
     s.push_str("}\n");
+    bodies.push_str("}\n");
     s.push_str(&bodies);
     let request = if post {
         "wrk.format(\"POST\", paths[i], {[\"Content-Type\"] = \"application/json\"}, bodies[i])"
@@ -473,7 +474,7 @@ fn print_table(results: &[(&str, WrkResult)]) {
         if let Some((_, r)) = results.iter().find(|(n, _)| n.starts_with(prefix)) {
             let ratio = r.requests_per_sec / health;
             println!(
-                "goal {label} >= {goal:.1}x /healthz: {ratio:.3}x -> {}",
+                "goal {label} >= {goal}x /healthz: {ratio:.3}x -> {}",
                 if ratio >= goal { "MET" } else { "NOT MET" }
             );
         }
