@@ -3,7 +3,7 @@
 use super::{ListQuery, Model, QueryError, Visitor};
 use kindred_training::index::{VectorIndex, dot};
 use kindred_training::models::{HistoryEntry, Recommender, top_k};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Nearest customers consulted by [`also_want`].
 pub const ALSO_WANT_NEIGHBOURS: usize = 50;
@@ -234,6 +234,8 @@ pub fn recommend(
 }
 
 thread_local! {
+    /// Per-item (score, customers, last neighbour) accumulators of [`also_want`].
+    static ALSO_WANT: std::cell::RefCell<Vec<(f32, u32, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
     /// Per-thread scratch for [`recommend`]'s score per model item, reused across requests.
     static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -252,29 +254,54 @@ pub fn also_want(
     };
     let index = index_of(model, true, q.exact);
     let me = visitor.row;
-    let not_self = |r: usize| Some(r) != me;
-    let neighbours = index.search(query, ALSO_WANT_NEIGHBOURS, Some(&not_self));
-    let owned: HashSet<u32> = visitor.history.iter().map(|h| h.item).collect();
-    // item row → (score, customers)
-    let mut acc: HashMap<u32, (f32, u32)> = HashMap::new();
-    for (n, sim) in neighbours {
-        if sim <= 0.0 {
-            continue;
+    // Unfiltered (the fast path of the index) for one more, then drop the visitor.
+    let mut neighbours = index.search(query, ALSO_WANT_NEIGHBOURS + 1, None);
+    neighbours.retain(|(r, _)| Some(*r as usize) != me);
+    neighbours.truncate(ALSO_WANT_NEIGHBOURS);
+    let mut owned: Vec<u32> = visitor.history.iter().map(|h| h.item).collect();
+    owned.sort_unstable();
+    owned.dedup();
+    // Dense per-item accumulators (score, customers, last neighbour counted), reused per
+    // thread; only the touched items are read back and reset.
+    let acc: Vec<(u32, f32, u32)> = ALSO_WANT.with_borrow_mut(|scratch| {
+        let n_items = model.items.len();
+        if scratch.len() != n_items {
+            *scratch = vec![(0.0, 0, u32::MAX); n_items];
         }
-        let mut counted = HashSet::new();
-        for h in &model.histories[n as usize] {
-            if h.weight >= model.cart_weight
-                && !owned.contains(&h.item)
-                && counted.insert(h.item)
-                && cf.keep(h.item as usize)
-            {
-                let e = acc.entry(h.item).or_insert((0.0, 0));
-                e.0 += sim;
-                e.1 += 1;
+        let mut touched: Vec<u32> = Vec::new();
+        for (ni, (n, sim)) in neighbours.iter().enumerate() {
+            if *sim <= 0.0 {
+                continue;
+            }
+            for h in &model.histories[*n as usize] {
+                let Some(slot) = scratch.get_mut(h.item as usize) else {
+                    continue;
+                };
+                if h.weight < model.cart_weight || slot.2 == ni as u32 {
+                    continue;
+                }
+                if slot.1 == 0 {
+                    if owned.binary_search(&h.item).is_ok() || !cf.keep(h.item as usize) {
+                        continue;
+                    }
+                    touched.push(h.item);
+                }
+                slot.0 += sim;
+                slot.1 += 1;
+                slot.2 = ni as u32;
             }
         }
-    }
-    let mut ranked: Vec<(u32, f32, u32)> = acc.into_iter().map(|(r, (s, n))| (r, s, n)).collect();
+        touched
+            .into_iter()
+            .map(|r| {
+                let slot = &mut scratch[r as usize];
+                let out = (r, slot.0, slot.1);
+                *slot = (0.0, 0, u32::MAX);
+                out
+            })
+            .collect()
+    });
+    let mut ranked = acc;
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(q.k);
     Ok(ranked
