@@ -45,6 +45,25 @@ impl BruteForce {
         dot(self.row(r), unit_query)
     }
 
+    /// The similarity of every row to an already normalised query, computed in the widest
+    /// SIMD the CPU offers (chosen at run time).
+    pub(crate) fn scan(&self, unit_query: &[f32]) -> Vec<f32> {
+        let dim = self.vectors.ncols();
+        let mut out = vec![0f32; self.len()];
+        if let Some(rows) = self.vectors.as_slice()
+            && dim > 0
+            && unit_query.len() == dim
+        {
+            pulp::Arch::new().dispatch(ScanDots {
+                rows,
+                dim,
+                query: unit_query,
+                out: &mut out,
+            });
+        }
+        out
+    }
+
     /// Exact search with an already normalised query (`None` for a zero query).
     pub(crate) fn search_unit(
         &self,
@@ -56,6 +75,10 @@ impl BruteForce {
             return Vec::new();
         }
         let keep = |r: usize| filter.is_none_or(|f| f(r));
+        let sims = match unit_query {
+            Some(q) => self.scan(q),
+            None => Vec::new(),
+        };
         let mut scored: Vec<(u32, f32)> = Vec::new();
         let mut zeros: Vec<u32> = Vec::new();
         for r in 0..self.len() {
@@ -66,8 +89,7 @@ impl BruteForce {
                 zeros.push(r as u32);
                 continue;
             }
-            let s = unit_query.map_or(0.0, |q| self.similarity(r, q));
-            scored.push((r as u32, s));
+            scored.push((r as u32, sims.get(r).copied().unwrap_or(0.0)));
         }
         top_k(&mut scored, k);
         scored.extend(zeros.into_iter().take(k - scored.len()).map(|r| (r, 0.0)));
@@ -99,5 +121,25 @@ impl VectorIndex for BruteForce {
         }
         let unit = normalised_query(query);
         self.search_unit(unit.as_deref(), k, filter)
+    }
+}
+
+/// Dot products of one query with every row, inside [`pulp::Arch::dispatch`] (a
+/// `WithSimd` type, so the loop is compiled for the dispatched instruction set).
+struct ScanDots<'a> {
+    rows: &'a [f32],
+    dim: usize,
+    query: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl pulp::WithSimd for ScanDots<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        for (o, row) in self.out.iter_mut().zip(self.rows.chunks_exact(self.dim)) {
+            *o = crate::models::als::simd_dot(simd, row, self.query);
+        }
     }
 }

@@ -99,7 +99,7 @@ const SYMV_VECS: usize = 8;
 
 /// `a · b` in the SIMD width of `S`, two independent vector accumulators.
 #[inline(always)]
-fn simd_dot<S: pulp::Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn simd_dot<S: pulp::Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
     let (ha, ta) = S::as_simd_f32s(a);
     let (hb, tb) = S::as_simd_f32s(b);
     let (mut acc0, mut acc1) = (simd.splat_f32s(0.0), simd.splat_f32s(0.0));
