@@ -564,3 +564,63 @@ async fn live_profiles_survive_a_restart() {
     assert_eq!(before["items"], after["items"]);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_landing_page_follows_new_events() {
+    let (models, data) = (common::private_models(), tempfile::tempdir().unwrap());
+    let s = Server::start(common::live_state(models.path(), data.path())).await;
+    let m = common::small_model();
+    let customer = m
+        .customers
+        .ids()
+        .iter()
+        .find(|c| !c.starts_with("anon:"))
+        .unwrap()
+        .clone();
+    let page = || {
+        s.post(
+            "/v1/landing-page",
+            json!({"customer_id": customer, "page": "home"}).to_string(),
+        )
+    };
+    let slot = |page: &Value, kind: &str| {
+        page["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|sl| sl["kind"] == kind)
+            .cloned()
+    };
+    let (status, before) = page().await;
+    assert_eq!(status, 200, "{before}");
+    // The customer views an in-stock item they never had.
+    let owned: Vec<u32> = m.histories[m.customers.get(&customer).unwrap() as usize]
+        .iter()
+        .map(|h| h.item)
+        .collect();
+    let (row, item) = m
+        .items
+        .items
+        .iter()
+        .enumerate()
+        .find(|(r, i)| i.in_stock && !owned.contains(&(*r as u32)))
+        .unwrap();
+    let _ = row;
+    s.events(
+        json!([{"type": "view", "customer_id": customer, "item_id": item.item_id, "ts": now_ms()}]),
+    )
+    .await;
+    let (_, after) = page().await;
+    let byv = slot(&after, "because_you_viewed").expect("a because_you_viewed slot");
+    assert_eq!(byv["anchor"]["item_id"], item.item_id.as_str(), "{byv}");
+    assert!(
+        byv["title"].as_str().unwrap().contains(&item.title),
+        "{byv}"
+    );
+    let items = |p: &Value, kind: &str| slot(p, kind).map(|sl| sl["items"].clone());
+    assert_ne!(
+        items(&before, "because_you_viewed"),
+        items(&after, "because_you_viewed")
+    );
+    s.stop().await;
+}
