@@ -5,11 +5,13 @@
 //!    so and exits 0),
 //! 2. trains the demo shop into `target/bench-data/load-models` unless a bundle is there,
 //! 3. starts `kindred serve` on a free loopback port and waits for `/readyz`,
-//! 4. runs `wrk -t2 -c32 -d<N>s --latency` against `/healthz` and every read endpoint, with a
+//! 4. runs `wrk -t2 -c32 -d<N>s --latency` against `/healthz`, every read endpoint and
+//!    `POST /v1/landing-page` (the server runs with `kindred.toml.sample`), with a
 //!    Lua script rotating over ~200 real item / customer ids,
 //! 5. stops the server (always, also on failure) and prints req/s, p50, p99 and the ratio of
 //!    each endpoint's throughput to `/healthz` measured on the same server in the same run,
-//!    with the goal checks `similar` ≥ 0.5× and `recommendations` ≥ 0.3× `/healthz`.
+//!    with the goal checks `similar` ≥ 0.5×, `recommendations` ≥ 0.3× and the landing page
+//!    ≥ 0.25× `/healthz`.
 //!
 //! Environment: `KINDRED_LOAD_SECONDS` (default 10) is the duration of each endpoint's run.
 
