@@ -18,11 +18,14 @@
 //!
 //! The clients share the machine's cores with the server, so absolute figures are a floor.
 
+mod common;
+
+use common::{ensure_bundle, free_port};
 use kindred::live::{Live, LiveParams};
 use kindred::store::{Store, StoreOptions};
 use kindred_training::data::EventType;
 use kindred_training::data::write::EventRow;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -331,13 +334,6 @@ fn memory_and_rebuild(items: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
-}
-
 fn wait_ready(addr: SocketAddr) -> Result<(), String> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
@@ -356,35 +352,6 @@ fn wait_ready(addr: SocketAddr) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(format!("the server on {addr} did not become ready in 60 s"))
-}
-
-fn ensure_bundle(exe: &Path, root: &Path, models: &Path) -> Result<(), String> {
-    if kindred_training::bundle::newest(models).is_ok() {
-        return Ok(());
-    }
-    let shop = root.join("datasets/demo");
-    eprintln!(
-        "no bundle in {}: training the demo shop ...",
-        models.display()
-    );
-    let status = Command::new(exe)
-        .arg("train")
-        .arg("--events")
-        .arg(shop.join("events.parquet"))
-        .arg("--items")
-        .arg(shop.join("items.parquet"))
-        .arg("--identities")
-        .arg(shop.join("identities.parquet"))
-        .arg("--out")
-        .arg(models)
-        .args(["--no-eval", "--quiet"])
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("{}: cannot run train: {e}", exe.display()))?;
-    if !status.success() {
-        return Err(format!("kindred train failed ({status})"));
-    }
-    Ok(())
 }
 
 fn item_ids(models: &Path) -> Result<Vec<String>, String> {

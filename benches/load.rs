@@ -15,9 +15,12 @@
 //!
 //! Environment: `KINDRED_LOAD_SECONDS` (default 10) is the duration of each endpoint's run.
 
+mod common;
+
+use common::{ensure_bundle, free_port};
 use kindred_training::bundle::{BundleReader, newest};
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -219,40 +222,6 @@ fn ensure_wrk() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     updated && install() && have()
-}
-
-/// Trains the demo shop into `models` with the release binary unless a bundle is there.
-fn ensure_bundle(exe: &Path, root: &Path, models: &Path) -> Result<(), String> {
-    if newest(models).is_ok() {
-        return Ok(());
-    }
-    let shop = root.join("datasets/demo");
-    eprintln!(
-        "no bundle in {}: training the demo shop ...",
-        models.display()
-    );
-    let started = Instant::now();
-    let status = Command::new(exe)
-        .arg("train")
-        .arg("--events")
-        .arg(shop.join("events.parquet"))
-        .arg("--items")
-        .arg(shop.join("items.parquet"))
-        .arg("--identities")
-        .arg(shop.join("identities.parquet"))
-        .arg("--out")
-        .arg(models)
-        .args(["--no-eval", "--quiet"])
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("{}: cannot run train: {e}", exe.display()))?;
-    if !status.success() {
-        return Err(format!("kindred train failed ({status})"));
-    }
-    eprintln!("trained in {:.1} s", started.elapsed().as_secs_f64());
-    newest(models)
-        .map(|_| ())
-        .map_err(|e| format!("{}: no bundle after training: {e}", models.display()))
 }
 
 /// Up to [`IDS_PER_ENDPOINT`] item ids and known (non-`anon:`) customer ids, spread over the lists.
@@ -481,14 +450,6 @@ fn print_table(results: &[(&str, WrkResult)]) {
             );
         }
     }
-}
-
-/// A free loopback port: bind port 0, read the port, release it.
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("bind: {e}"))?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("local_addr: {e}"))
 }
 
 /// Waits (up to 60 s) for `GET /readyz` to answer 200, failing early if the server exits.
