@@ -11,8 +11,8 @@
 
 use super::config::{Campaign, Fallback, LandingConfig, PriceTier, SlotTemplate, Strategy};
 use crate::serving::{
-    Filters, ListQuery, Model, QueryError, ScoredItem, SegmentRef, Visitor, also_want,
-    category_under, recommend, similar_items,
+    Filters, ListQuery, Model, PersonalScores, QueryError, ScoredItem, SegmentRef, Visitor,
+    also_want, category_under, personal_scores, recommend_scored, similar_items,
 };
 use kindred_training::segments::Segment;
 use std::collections::HashSet;
@@ -229,6 +229,8 @@ struct Composer<'a, 'm> {
     campaign_pool: Option<Vec<Candidate>>,
     /// How many the campaign pool asks for: the hero's and promotions' sizes.
     campaign_k: usize,
+    /// The visitor's recommender scores, computed once per page for every cut.
+    scores: Option<PersonalScores>,
 }
 
 fn in_stock() -> Filters {
@@ -316,7 +318,7 @@ impl<'m> Composer<'_, 'm> {
                 exact: false,
                 filters: in_stock(),
             };
-            let found = or_empty(recommend(self.model, self.visitor, &q))?;
+            let found = or_empty(self.recommend(&q))?;
             self.pool = Some(self.candidates(found));
         }
         Ok(())
@@ -364,13 +366,21 @@ impl<'m> Composer<'_, 'm> {
     }
 
     /// Personal recommendations passing `filters`, `size` beyond what is placed already.
-    fn fetch(&self, size: usize, filters: Filters) -> Result<Vec<Candidate>, QueryError> {
-        let found = or_empty(recommend(
-            self.model,
-            self.visitor,
-            &self.query(size, filters),
-        ))?;
+    fn fetch(&mut self, size: usize, filters: Filters) -> Result<Vec<Candidate>, QueryError> {
+        let q = self.query(size, filters);
+        let found = or_empty(self.recommend(&q))?;
         Ok(self.candidates(found))
+    }
+
+    /// Personal recommendations for `q`, from the visitor's scores computed once per page.
+    fn recommend(&mut self, q: &ListQuery) -> Result<Vec<ScoredItem>, QueryError> {
+        if self.scores.is_none() {
+            self.scores = Some(personal_scores(self.model, self.visitor)?);
+        }
+        match &self.scores {
+            Some(scores) => recommend_scored(self.model, scores, q),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Places candidates of `pool` that pass `keep` until `out` holds `size`, returning the
@@ -580,6 +590,7 @@ pub fn compose(
             .filter(|s| matches!(s.strategy, Strategy::Hero | Strategy::Promotion))
             .map(|s| s.size)
             .sum(),
+        scores: None,
     };
     let mut slots = Vec::with_capacity(template.slots.len());
     for t in &template.slots {

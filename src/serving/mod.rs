@@ -21,8 +21,9 @@ mod visitor;
 pub use filters::{CompiledFilter, Filters, category_under};
 pub use load::{LoadError, Model};
 pub use queries::{
-    Lookalike, ProfileCounts, ProfileOut, RecentItem, ScoredItem, SegmentOut, SegmentRef,
-    also_want, lookalikes, profile, recommend, segment, segments, similar_items,
+    Lookalike, PersonalScores, ProfileCounts, ProfileOut, RecentItem, ScoredItem, SegmentOut,
+    SegmentRef, also_want, lookalikes, personal_scores, profile, recommend, recommend_scored,
+    segment, segments, similar_items,
 };
 pub use visitor::Visitor;
 

@@ -1,6 +1,6 @@
 //! The read queries, as plain functions over a [`Model`].
 
-use super::{ListQuery, Model, QueryError, Visitor};
+use super::{CompiledFilter, ListQuery, Model, QueryError, Visitor};
 use kindred_training::index::{VectorIndex, dot};
 use kindred_training::models::{HistoryEntry, Recommender, top_k};
 use std::collections::HashSet;
@@ -190,13 +190,66 @@ pub fn recommend(
     visitor: &Visitor<'_>,
     q: &ListQuery,
 ) -> Result<Vec<ScoredItem>, QueryError> {
+    let cf = q.filters.compile(model)?;
+    SCORES.with_borrow_mut(|scores| {
+        fill_scores(model, visitor, scores)?;
+        let owned = owned_rows(visitor);
+        let recent = reason_candidates(&visitor.history);
+        cut(model, scores, &owned, &recent, q.k, &cf)
+    })
+}
+
+/// A visitor's recommender scores for every item, computed once to be cut many times
+/// ([`recommend_scored`]): a landing page asks for several filtered lists of one visitor.
+#[derive(Debug, Clone)]
+pub struct PersonalScores {
+    scores: Vec<f32>,
+    owned: Vec<u32>,
+    recent: Vec<usize>,
+}
+
+/// Scores every item for `visitor` (as [`recommend`] does before its cut).
+pub fn personal_scores(model: &Model, visitor: &Visitor<'_>) -> Result<PersonalScores, QueryError> {
+    let mut scores = Vec::new();
+    fill_scores(model, visitor, &mut scores)?;
+    Ok(PersonalScores {
+        scores,
+        owned: owned_rows(visitor),
+        recent: reason_candidates(&visitor.history),
+    })
+}
+
+/// [`recommend`] from scores computed by [`personal_scores`]: the same items for the same
+/// query.
+pub fn recommend_scored(
+    model: &Model,
+    scored: &PersonalScores,
+    q: &ListQuery,
+) -> Result<Vec<ScoredItem>, QueryError> {
+    let cf = q.filters.compile(model)?;
+    cut(
+        model,
+        &scored.scores,
+        &scored.owned,
+        &scored.recent,
+        q.k,
+        &cf,
+    )
+}
+
+/// The recommender's scores (model item space) for the visitor's history, plus the intent
+/// of their latest live clicks, into `scores`.
+fn fill_scores(
+    model: &Model,
+    visitor: &Visitor<'_>,
+    scores: &mut Vec<f32>,
+) -> Result<(), QueryError> {
     let scorer = model
         .scorer
         .as_ref()
         .ok_or(QueryError::Unavailable("recommender"))?;
-    let own = &visitor.history[..];
-    let cf = q.filters.compile(model)?;
-    let history: Vec<HistoryEntry> = own
+    let history: Vec<HistoryEntry> = visitor
+        .history
         .iter()
         .filter_map(|h| {
             scorer
@@ -207,28 +260,45 @@ pub fn recommend(
                 .map(|mi| HistoryEntry { item: mi, ..*h })
         })
         .collect();
-    let top = SCORES.with_borrow_mut(|scores| {
-        scores.clear();
-        scores.resize(scorer.model.n_items(), 0.0);
-        scorer.model.score(&history, scores);
-        model.add_intent(visitor, scores);
-        // What the visitor already has, sorted, for a binary search per candidate.
-        let mut owned: Vec<u32> = own.iter().map(|h| h.item).collect();
-        owned.sort_unstable();
-        owned.dedup();
-        top_k(scores, q.k, |mi| {
-            match scorer.to_row.get(mi).copied().flatten() {
-                Some(r) => owned.binary_search(&r).is_ok() || !cf.keep(r as usize),
-                None => true,
-            }
-        })
+    scores.clear();
+    scores.resize(scorer.model.n_items(), 0.0);
+    scorer.model.score(&history, scores);
+    model.add_intent(visitor, scores);
+    Ok(())
+}
+
+/// What the visitor already has (item rows), sorted, for a binary search per candidate.
+fn owned_rows(visitor: &Visitor<'_>) -> Vec<u32> {
+    let mut owned: Vec<u32> = visitor.history.iter().map(|h| h.item).collect();
+    owned.sort_unstable();
+    owned.dedup();
+    owned
+}
+
+/// The best `k` of `scores` the visitor does not have and the filter keeps, with reasons.
+fn cut(
+    model: &Model,
+    scores: &[f32],
+    owned: &[u32],
+    recent: &[usize],
+    k: usize,
+    cf: &CompiledFilter<'_>,
+) -> Result<Vec<ScoredItem>, QueryError> {
+    let scorer = model
+        .scorer
+        .as_ref()
+        .ok_or(QueryError::Unavailable("recommender"))?;
+    let top = top_k(scores, k, |mi| {
+        match scorer.to_row.get(mi).copied().flatten() {
+            Some(r) => owned.binary_search(&r).is_ok() || !cf.keep(r as usize),
+            None => true,
+        }
     });
-    let recent = reason_candidates(own);
     Ok(top
         .into_iter()
         .filter_map(|(mi, s)| {
             let row = scorer.to_row.get(mi as usize).copied().flatten()? as usize;
-            Some(item_out(model, row, s, because_of(model, &recent, row)))
+            Some(item_out(model, row, s, because_of(model, recent, row)))
         })
         .collect())
 }
