@@ -257,12 +257,10 @@ impl<'m> Composer<'_, 'm> {
     fn candidates(&self, items: Vec<ScoredItem>) -> Vec<Candidate> {
         items
             .into_iter()
-            .filter_map(|s| {
-                Some(Candidate {
-                    row: self.model.items.ids.get(&s.item_id)? as usize,
-                    score: s.score,
-                    reason: s.reason,
-                })
+            .map(|s| Candidate {
+                row: s.row as usize,
+                score: s.score,
+                reason: s.reason,
             })
             .collect()
     }
@@ -422,8 +420,10 @@ impl<'m> Composer<'_, 'm> {
         })
     }
 
-    fn trending(&self, segment: bool) -> Vec<Candidate> {
-        let pop = &self.model.popularity;
+    /// Up to `limit` trending items the page can still use (the visitor's segment's list,
+    /// or the shop's), the visitor's own items left out.
+    fn trending(&self, segment: bool, limit: usize) -> Vec<Candidate> {
+        let pop = &self.model.popularity_rows;
         let (list, reason) = match self.segment.filter(|_| segment) {
             Some(seg) => match pop.by_segment.get(&seg.id) {
                 Some(list) => (list, format!("trending in segment {}", seg.name)),
@@ -432,13 +432,12 @@ impl<'m> Composer<'_, 'm> {
             None => (&pop.global, "trending in the shop".to_owned()),
         };
         list.iter()
-            .filter_map(|(id, score)| {
-                let row = self.model.items.ids.get(id)? as usize;
-                (self.usable(row) && !self.owned.contains(&(row as u32))).then(|| Candidate {
-                    row,
-                    score: *score,
-                    reason: reason.clone(),
-                })
+            .filter(|(row, _)| self.usable(*row as usize) && !self.owned.contains(row))
+            .take(limit)
+            .map(|(row, score)| Candidate {
+                row: *row as usize,
+                score: *score,
+                reason: reason.clone(),
             })
             .collect()
     }
@@ -517,7 +516,7 @@ impl<'m> Composer<'_, 'm> {
                 self.take(found, t.size, None, &mut items);
             }
             Strategy::TrendingInSegment => {
-                let found = self.trending(true);
+                let found = self.trending(true, t.size);
                 self.take(found, t.size, None, &mut items);
             }
             Strategy::RecentlyViewed => {
@@ -531,7 +530,7 @@ impl<'m> Composer<'_, 'm> {
         {
             match fallback {
                 Fallback::Trending => {
-                    let found = self.trending(false);
+                    let found = self.trending(false, t.size);
                     self.take(found, t.size, None, &mut items);
                 }
             }

@@ -65,6 +65,8 @@ pub struct Model {
     /// Epoch seconds of the newest interaction the bundle was trained on: live events
     /// after it are new to the model.
     pub trained_until: i64,
+    /// The popularity lists with items as item-table rows (global and per segment).
+    pub popularity_rows: PopularityRows,
     /// Item rows by category, for the live intent of personal recommendations.
     pub categories: super::visitor::CategoryRows,
     pub(crate) scorer: Option<Scorer>,
@@ -191,6 +193,7 @@ impl Model {
             None
         };
         let categories = super::visitor::CategoryRows::of(&items);
+        let popularity_rows = PopularityRows::of(&popularity, &items);
         Ok(Model {
             version: m.version.clone(),
             created_at: m.created_at.clone(),
@@ -205,6 +208,7 @@ impl Model {
             cart_weight,
             trained_until,
             categories,
+            popularity_rows,
             scorer,
         })
     }
@@ -236,5 +240,31 @@ impl Model {
     pub fn segment(&self, id: u32) -> Option<&kindred_training::segments::Segment> {
         let s = self.segmentation.as_ref()?;
         s.segments.iter().find(|seg| seg.id == id)
+    }
+}
+
+/// [`PopularityLists`] resolved to item-table rows once at load (ids the item table lacks
+/// are left out), best first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PopularityRows {
+    pub global: Vec<(u32, f32)>,
+    pub by_segment: std::collections::HashMap<u32, Vec<(u32, f32)>>,
+}
+
+impl PopularityRows {
+    fn of(lists: &PopularityLists, items: &Catalog) -> PopularityRows {
+        let rows = |list: &[(String, f32)]| -> Vec<(u32, f32)> {
+            list.iter()
+                .filter_map(|(id, s)| Some((items.ids.get(id)?, *s)))
+                .collect()
+        };
+        PopularityRows {
+            global: rows(&lists.global),
+            by_segment: lists
+                .by_segment
+                .iter()
+                .map(|(seg, list)| (*seg, rows(list)))
+                .collect(),
+        }
     }
 }

@@ -22,6 +22,11 @@ pub struct ScoredItem {
     pub in_stock: bool,
     /// Why it was chosen, for people ("similar to Blue Runner 42").
     pub reason: String,
+    /// The item-table row of the model that answered (not sent: rows change between
+    /// bundles), so in-process callers such as the landing page need no id lookup.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub row: u32,
 }
 
 /// A customer similar to the one asked about.
@@ -111,6 +116,7 @@ fn item_out(model: &Model, row: usize, score: f32, reason: String) -> ScoredItem
         price: item.price,
         in_stock: item.in_stock,
         reason,
+        row: row as u32,
     }
 }
 
