@@ -12,7 +12,7 @@
 use super::config::{Campaign, Fallback, LandingConfig, PriceTier, SlotTemplate, Strategy};
 use crate::serving::{
     Filters, ListQuery, Model, PersonalScores, QueryError, ScoredItem, SegmentRef, Visitor,
-    also_want, category_under, personal_scores, recommend_scored, similar_items,
+    also_want, category_under, personal_scores, recommend_scored_rows, similar_items,
 };
 use kindred_training::segments::Segment;
 use std::collections::HashSet;
@@ -208,7 +208,8 @@ fn campaign_out(c: &Campaign, config: &LandingConfig) -> CampaignOut {
 struct Candidate {
     row: usize,
     score: f32,
-    reason: String,
+    /// `None` for a personal recommendation: its reason is worked out only if it is placed.
+    reason: Option<String>,
 }
 
 struct Composer<'a, 'm> {
@@ -260,7 +261,7 @@ impl<'m> Composer<'_, 'm> {
             .map(|s| Candidate {
                 row: s.row as usize,
                 score: s.score,
-                reason: s.reason,
+                reason: Some(s.reason),
             })
             .collect()
     }
@@ -304,7 +305,13 @@ impl<'m> Composer<'_, 'm> {
                 image_url: item.image_url.clone(),
                 url: item.url.clone(),
                 score: c.score,
-                reason: c.reason,
+                reason: match c.reason {
+                    Some(r) => r,
+                    None => self
+                        .scores
+                        .as_ref()
+                        .map_or_else(String::new, |s| s.reason(self.model, c.row)),
+                },
             });
         }
     }
@@ -316,8 +323,7 @@ impl<'m> Composer<'_, 'm> {
                 exact: false,
                 filters: in_stock(),
             };
-            let found = or_empty(self.recommend(&q))?;
-            self.pool = Some(self.candidates(found));
+            self.pool = Some(or_empty(self.recommend(&q))?);
         }
         Ok(())
     }
@@ -366,19 +372,27 @@ impl<'m> Composer<'_, 'm> {
     /// Personal recommendations passing `filters`, `size` beyond what is placed already.
     fn fetch(&mut self, size: usize, filters: Filters) -> Result<Vec<Candidate>, QueryError> {
         let q = self.query(size, filters);
-        let found = or_empty(self.recommend(&q))?;
-        Ok(self.candidates(found))
+        or_empty(self.recommend(&q))
     }
 
-    /// Personal recommendations for `q`, from the visitor's scores computed once per page.
-    fn recommend(&mut self, q: &ListQuery) -> Result<Vec<ScoredItem>, QueryError> {
+    /// Personal recommendations for `q`, from the visitor's scores computed once per page;
+    /// their reasons are worked out when placed.
+    fn recommend(&mut self, q: &ListQuery) -> Result<Vec<Candidate>, QueryError> {
         if self.scores.is_none() {
             self.scores = Some(personal_scores(self.model, self.visitor)?);
         }
-        match &self.scores {
-            Some(scores) => recommend_scored(self.model, scores, q),
-            None => Ok(Vec::new()),
-        }
+        let rows = match &self.scores {
+            Some(scores) => recommend_scored_rows(self.model, scores, q)?,
+            None => Vec::new(),
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(row, score)| Candidate {
+                row: row as usize,
+                score,
+                reason: None,
+            })
+            .collect())
     }
 
     /// Places candidates of `pool` that pass `keep` until `out` holds `size`, returning the
@@ -437,7 +451,7 @@ impl<'m> Composer<'_, 'm> {
             .map(|(row, score)| Candidate {
                 row: *row as usize,
                 score: *score,
-                reason: reason.clone(),
+                reason: Some(reason.clone()),
             })
             .collect()
     }
@@ -453,7 +467,7 @@ impl<'m> Composer<'_, 'm> {
             .map(|(i, h)| Candidate {
                 row: h.item as usize,
                 score: 1.0 / (1.0 + i as f32),
-                reason: "you looked at this recently".to_owned(),
+                reason: Some("you looked at this recently".to_owned()),
             })
             .collect()
     }

@@ -23,7 +23,7 @@ pub use load::{LoadError, Model};
 pub use queries::{
     Lookalike, PersonalScores, ProfileCounts, ProfileOut, RecentItem, ScoredItem, SegmentOut,
     SegmentRef, also_want, lookalikes, personal_scores, profile, recommend, recommend_scored,
-    segment, segments, similar_items,
+    recommend_scored_rows, segment, segments, similar_items,
 };
 pub use visitor::Visitor;
 

@@ -243,6 +243,24 @@ pub fn recommend_scored(
     )
 }
 
+/// [`recommend_scored`] as item-table rows with scores, best first, without building the
+/// items' strings (ask [`PersonalScores::reason`] for the reason of those used).
+pub fn recommend_scored_rows(
+    model: &Model,
+    scored: &PersonalScores,
+    q: &ListQuery,
+) -> Result<Vec<(u32, f32)>, QueryError> {
+    let cf = q.filters.compile(model)?;
+    cut_rows(model, &scored.scores, &scored.owned, q.k, &cf)
+}
+
+impl PersonalScores {
+    /// Why item-table row `row` suits the visitor ("because you liked …").
+    pub fn reason(&self, model: &Model, row: usize) -> String {
+        because_of(model, &self.recent, row)
+    }
+}
+
 /// The recommender's scores (model item space) for the visitor's history, plus the intent
 /// of their latest live clicks, into `scores`.
 fn fill_scores(
@@ -290,6 +308,27 @@ fn cut(
     k: usize,
     cf: &CompiledFilter<'_>,
 ) -> Result<Vec<ScoredItem>, QueryError> {
+    Ok(cut_rows(model, scores, owned, k, cf)?
+        .into_iter()
+        .map(|(row, s)| {
+            item_out(
+                model,
+                row as usize,
+                s,
+                because_of(model, recent, row as usize),
+            )
+        })
+        .collect())
+}
+
+/// The best `k` of `scores` (model item space) as item-table rows, best first.
+fn cut_rows(
+    model: &Model,
+    scores: &[f32],
+    owned: &[u32],
+    k: usize,
+    cf: &CompiledFilter<'_>,
+) -> Result<Vec<(u32, f32)>, QueryError> {
     let scorer = model
         .scorer
         .as_ref()
@@ -302,10 +341,7 @@ fn cut(
     });
     Ok(top
         .into_iter()
-        .filter_map(|(mi, s)| {
-            let row = scorer.to_row.get(mi as usize).copied().flatten()? as usize;
-            Some(item_out(model, row, s, because_of(model, recent, row)))
-        })
+        .filter_map(|(mi, s)| Some((scorer.to_row.get(mi as usize).copied().flatten()?, s)))
         .collect())
 }
 
