@@ -34,10 +34,11 @@ pub struct HnswParams {
     /// instead: hnsw_rs's filtered walk loses its early exit and measured about 10× slower
     /// than an unfiltered one, slower than scanning 20k rows of dimension 64.
     pub exact_scan_rows: usize,
-    /// An unfiltered search over an index of at most this many rows scans them exactly: a
-    /// graph walk in hnsw_rs costs about as much as scanning ~15k rows of dimension 64, so
-    /// small catalogs are both faster and exact without it (qdrant's full-scan threshold).
-    /// 0 always walks the graph (to measure the index itself).
+    /// A search (filtered or not) over an index of at most this many rows scans them
+    /// exactly: a graph walk in hnsw_rs costs about as much as scanning ~15k rows of
+    /// dimension 64 (a filtered walk far more), so small catalogs are both faster and exact
+    /// without it (qdrant's full-scan threshold). 0 always walks the graph (to measure the
+    /// index itself).
     pub full_scan_rows: usize,
 }
 
@@ -255,8 +256,10 @@ impl VectorIndex for HnswIndex {
         let Some(unit) = normalised_query(query) else {
             return self.exact.search_unit(None, k, filter);
         };
-        if filter.is_some_and(|f| self.filter_too_narrow(f))
-            || (filter.is_none() && self.len() <= self.params.full_scan_rows)
+        // Small indexes are scanned exactly, filtered or not (cheaper than walking the
+        // graph); larger ones too when the filter keeps too few rows for the graph.
+        if self.len() <= self.params.full_scan_rows
+            || filter.is_some_and(|f| self.filter_too_narrow(f))
         {
             return self.exact.search_unit(Some(&unit), k, filter);
         }
