@@ -20,26 +20,17 @@
 
 mod common;
 
-use common::{ensure_bundle, free_port};
+use common::{ServerGuard, ensure_bundle, free_port};
 use kindred::live::{Live, LiveParams};
 use kindred::store::{Store, StoreOptions};
 use kindred_training::data::EventType;
 use kindred_training::data::write::EventRow;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-struct ServerGuard(Child);
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn main() -> ExitCode {
     match run() {

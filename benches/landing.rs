@@ -3,36 +3,17 @@
 //! rotation, and a brand-new visitor (every slot from fallbacks).
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use kindred::config::Config;
 use kindred::landing::compose;
-use kindred::serving::{Model, Visitor};
-use kindred_training::pipeline::{TrainInputs, TrainParams, train};
-use kindred_training::progress::Progress;
+use kindred::serving::Visitor;
 use std::hint::black_box;
 use std::path::Path;
 
-fn model() -> (tempfile::TempDir, Model) {
-    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/demo");
-    let tmp = tempfile::tempdir().unwrap();
-    let inputs = TrainInputs {
-        events: vec![shop.join("events.parquet")],
-        items: Some(shop.join("items.parquet")),
-        identities: Some(shop.join("identities.parquet")),
-        ..TrainInputs::default()
-    };
-    let params = TrainParams {
-        evaluate: false,
-        version: Some("bench".into()),
-        ..TrainParams::default()
-    };
-    train(&inputs, &params, tmp.path(), Progress::Hidden).unwrap();
-    let m = Model::load(&tmp.path().join("bench")).unwrap();
-    (tmp, m)
-}
-
 fn landing(c: &mut Criterion) {
-    let (_tmp, m) = model();
+    let (_tmp, m) = common::demo_model();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("kindred.toml.sample");
     let config = Config::from_toml(&std::fs::read_to_string(&path).unwrap(), &path).unwrap();
     config.validate().unwrap();

@@ -17,12 +17,12 @@
 
 mod common;
 
-use common::{ensure_bundle, free_port};
+use common::{ServerGuard, ensure_bundle, free_port};
 use kindred_training::bundle::{BundleReader, newest};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 /// Ids per endpoint that the Lua script rotates over.
@@ -40,16 +40,6 @@ struct WrkResult {
     total_requests: u64,
     non_2xx: u64,
     socket_errors: String,
-}
-
-/// Kills the server when dropped, whatever path leaves `main`.
-struct ServerGuard(Child);
-
-impl Drop for ServerGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn main() -> ExitCode {

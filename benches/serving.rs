@@ -2,34 +2,14 @@
 //! `similar_items` (HNSW and brute force), `recommend_for_customer`, `also_want`.
 #![allow(clippy::unwrap_used)]
 
-use criterion::{Criterion, criterion_group, criterion_main};
-use kindred::serving::{ListQuery, Model, also_want, recommend, similar_items};
-use kindred_training::pipeline::{TrainInputs, TrainParams, train};
-use kindred_training::progress::Progress;
-use std::hint::black_box;
-use std::path::Path;
+mod common;
 
-fn model() -> (tempfile::TempDir, Model) {
-    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/demo");
-    let tmp = tempfile::tempdir().unwrap();
-    let inputs = TrainInputs {
-        events: vec![shop.join("events.parquet")],
-        items: Some(shop.join("items.parquet")),
-        identities: Some(shop.join("identities.parquet")),
-        ..TrainInputs::default()
-    };
-    let params = TrainParams {
-        evaluate: false,
-        version: Some("bench".into()),
-        ..TrainParams::default()
-    };
-    train(&inputs, &params, tmp.path(), Progress::Hidden).unwrap();
-    let m = Model::load(&tmp.path().join("bench")).unwrap();
-    (tmp, m)
-}
+use criterion::{Criterion, criterion_group, criterion_main};
+use kindred::serving::{ListQuery, also_want, recommend, similar_items};
+use std::hint::black_box;
 
 fn serving(c: &mut Criterion) {
-    let (_tmp, m) = model();
+    let (_tmp, m) = common::demo_model();
     let items: Vec<String> = m
         .items
         .items

@@ -1,11 +1,11 @@
-//! What the HTTP harnesses (`load.rs`, `ingest.rs`) share: the demo bundle they serve and a
-//! free loopback port.
-#![allow(dead_code)]
+//! What the benches share: the demo bundle (trained in process, or by the release binary
+//! for the HTTP harnesses), a free loopback port, and a guard that stops a server.
+#![allow(dead_code, clippy::unwrap_used)]
 
 use kindred_training::bundle::newest;
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 /// Trains the demo shop into `models` with the release binary unless a bundle is there.
@@ -48,4 +48,42 @@ pub fn free_port() -> Result<u16, String> {
     l.local_addr()
         .map(|a| a.port())
         .map_err(|e| format!("local_addr: {e}"))
+}
+
+/// Kills the server when dropped, whatever path leaves the harness.
+pub struct ServerGuard(pub Child);
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The demo shop trained in process into a temporary folder (kept alive by the returned
+/// guard) and loaded, for the in-process criterion benches.
+pub fn demo_model() -> (tempfile::TempDir, kindred::serving::Model) {
+    use kindred_training::pipeline::{TrainInputs, TrainParams, train};
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/demo");
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = TrainInputs {
+        events: vec![shop.join("events.parquet")],
+        items: Some(shop.join("items.parquet")),
+        identities: Some(shop.join("identities.parquet")),
+        ..TrainInputs::default()
+    };
+    let params = TrainParams {
+        evaluate: false,
+        version: Some("bench".into()),
+        ..TrainParams::default()
+    };
+    train(
+        &inputs,
+        &params,
+        tmp.path(),
+        kindred_training::progress::Progress::Hidden,
+    )
+    .unwrap();
+    let m = kindred::serving::Model::load(&tmp.path().join("bench")).unwrap();
+    (tmp, m)
 }

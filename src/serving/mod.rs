@@ -22,8 +22,8 @@ pub use filters::{CompiledFilter, Filters, category_under};
 pub use load::{LoadError, Model};
 pub use queries::{
     Lookalike, PersonalScores, ProfileCounts, ProfileOut, RecentItem, ScoredItem, SegmentOut,
-    SegmentRef, also_want, lookalikes, personal_scores, profile, recommend, recommend_scored,
-    recommend_scored_rows, segment, segments, similar_items,
+    SegmentRef, also_want, lookalikes, personal_scores, profile, recommend, recommend_scored_rows,
+    segment, segments, similar_items,
 };
 pub use visitor::Visitor;
 

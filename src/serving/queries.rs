@@ -206,7 +206,7 @@ pub fn recommend(
 }
 
 /// A visitor's recommender scores for every item, computed once to be cut many times
-/// ([`recommend_scored`]): a landing page asks for several filtered lists of one visitor.
+/// ([`recommend_scored_rows`]): a landing page asks for several filtered lists of one visitor.
 #[derive(Debug, Clone)]
 pub struct PersonalScores {
     scores: Vec<f32>,
@@ -225,26 +225,9 @@ pub fn personal_scores(model: &Model, visitor: &Visitor<'_>) -> Result<PersonalS
     })
 }
 
-/// [`recommend`] from scores computed by [`personal_scores`]: the same items for the same
-/// query.
-pub fn recommend_scored(
-    model: &Model,
-    scored: &PersonalScores,
-    q: &ListQuery,
-) -> Result<Vec<ScoredItem>, QueryError> {
-    let cf = q.filters.compile(model)?;
-    cut(
-        model,
-        &scored.scores,
-        &scored.owned,
-        &scored.recent,
-        q.k,
-        &cf,
-    )
-}
-
-/// [`recommend_scored`] as item-table rows with scores, best first, without building the
-/// items' strings (ask [`PersonalScores::reason`] for the reason of those used).
+/// What [`recommend`] returns for `q`, from scores computed once by [`personal_scores`], as
+/// item-table rows with scores, best first, without building the items' strings (ask
+/// [`PersonalScores::reason`] for the reason of those used).
 pub fn recommend_scored_rows(
     model: &Model,
     scored: &PersonalScores,

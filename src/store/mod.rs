@@ -243,8 +243,12 @@ impl Store {
     /// already stored (earlier, or earlier in the same call) come back as
     /// [`Appended::Duplicate`] with the original seq and are not stored again; rows without
     /// `event_id` are always stored. All rows of one call commit together or not at all.
-    pub async fn append(&self, rows: Vec<EventRow>) -> Result<Vec<Appended>, StoreError> {
+    pub async fn append(
+        &self,
+        rows: impl Into<Arc<[EventRow]>>,
+    ) -> Result<Vec<Appended>, StoreError> {
         let (reply, rx) = oneshot::channel();
+        let rows = rows.into();
         self.send(Op::Append { rows, reply })?;
         rx.await.map_err(|_| self.closed())?
     }
@@ -254,8 +258,12 @@ impl Store {
     /// Blocks the calling thread until the commit. Do not call it on a tokio runtime thread
     /// (it panics there, as `blocking_recv` does); in async code use [`Store::append`] or wrap
     /// this in `spawn_blocking`.
-    pub fn append_blocking(&self, rows: Vec<EventRow>) -> Result<Vec<Appended>, StoreError> {
+    pub fn append_blocking(
+        &self,
+        rows: impl Into<Arc<[EventRow]>>,
+    ) -> Result<Vec<Appended>, StoreError> {
         let (reply, rx) = oneshot::channel();
+        let rows = rows.into();
         self.send(Op::Append { rows, reply })?;
         rx.blocking_recv().map_err(|_| self.closed())?
     }

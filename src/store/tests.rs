@@ -169,7 +169,8 @@ fn concurrent_appends_are_all_stored_with_distinct_seqs() {
                 s.spawn(move || {
                     let mut seqs = Vec::new();
                     for b in 0..50 {
-                        let rows = (0..100).map(|i| row(t * 1_000_000 + b * 100 + i)).collect();
+                        let rows: Vec<_> =
+                            (0..100).map(|i| row(t * 1_000_000 + b * 100 + i)).collect();
                         let out = store.append_blocking(rows).unwrap();
                         assert_eq!(out.len(), 100);
                         for a in out {
@@ -274,7 +275,7 @@ fn replay_streams_in_seq_order_after_a_seq() {
     let store = open(dir.path());
     for b in 0..3 {
         store
-            .append_blocking((b * 10..b * 10 + 10).rev().map(row).collect())
+            .append_blocking((b * 10..b * 10 + 10).rev().map(row).collect::<Vec<_>>())
             .unwrap();
     }
     let everything = all(&store);
@@ -323,11 +324,11 @@ fn a_failing_request_rolls_back_alone_in_its_group() {
     let (tx3, mut rx3) = oneshot::channel();
     let mut ops = vec![
         Op::Append {
-            rows: vec![row(1)],
+            rows: vec![row(1)].into(),
             reply: tx1,
         },
         Op::Append {
-            rows: vec![row(4), poisoned],
+            rows: vec![row(4), poisoned].into(),
             reply: tx2,
         },
         Op::Link {

@@ -21,7 +21,7 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// One write request and where its answer goes.
 pub(crate) enum Op {
     Append {
-        rows: Vec<EventRow>,
+        rows: std::sync::Arc<[EventRow]>,
         reply: Reply<Vec<Appended>>,
     },
     Link {

@@ -14,6 +14,7 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use kindred_training::data::write::EventRow;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// What happened to a batch of events.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -91,7 +92,8 @@ pub async fn ingest(
             rejected: batch.rejected,
         });
     }
-    let rows: Vec<EventRow> = batch.valid.into_iter().map(|(_, v)| v.row).collect();
+    // Shared with the store's writer thread: the rows are not copied for it.
+    let rows: Arc<[EventRow]> = batch.valid.into_iter().map(|(_, v)| v.row).collect();
     let outcomes = if rows.is_empty() {
         Vec::new()
     } else {
