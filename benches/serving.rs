@@ -5,7 +5,7 @@
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use kindred::serving::{ListQuery, also_want, recommend, similar_items};
+use kindred::serving::{ListQuery, also_want, lookalikes, recommend, similar_items};
 use std::hint::black_box;
 
 fn serving(c: &mut Criterion) {
@@ -55,6 +55,14 @@ fn serving(c: &mut Criterion) {
             i += 1;
             let v = m.visitor(&customers[i % customers.len()]).unwrap();
             black_box(also_want(&m, &v, &q).unwrap())
+        })
+    });
+    // The neighbour search alone that also-want starts with (50 nearest customers).
+    c.bench_function("lookalikes_50", |b| {
+        b.iter(|| {
+            i += 1;
+            let v = m.visitor(&customers[i % customers.len()]).unwrap();
+            black_box(lookalikes(&m, &v, 50, false).unwrap())
         })
     });
 }

@@ -87,10 +87,10 @@ fn known_customers(m: &Model) -> Vec<usize> {
         .collect()
 }
 
-fn page_items(p: &LandingPage) -> Vec<&str> {
+fn page_items<'a>(p: &'a LandingPage<'_>) -> Vec<&'a str> {
     p.slots
         .iter()
-        .flat_map(|s| s.items.iter().map(|i| i.item_id.as_str()))
+        .flat_map(|s| s.items.iter().map(|i| &*i.item_id))
         .collect()
 }
 
@@ -203,7 +203,7 @@ fn the_page_follows_the_visitors_newest_event() {
         p.slots
             .iter()
             .find(|s| s.kind == Strategy::RecommendedForYou)
-            .map(|s| s.items.iter().map(|i| i.item_id.clone()).collect())
+            .map(|s| s.items.iter().map(|i| i.item_id.to_string()).collect())
             .unwrap_or_default()
     };
     assert_ne!(recs(&before), recs(&after));

@@ -20,7 +20,10 @@ fn demo() -> &'static Model {
         let tmp = tempfile::tempdir().unwrap();
         common::train_into(&shop, tmp.path(), "demo");
         let mut model = Model::load(&tmp.path().join("demo")).unwrap();
-        // The demo catalog is small enough for the full scan; measure the graph itself.
+        // The demo catalog is small enough for the full scan, and the trainer's stored
+        // neighbour lists would answer before any search; measure the graph itself.
+        model.item_neighbours = None;
+        model.customer_neighbours = None;
         for index in [&mut model.item_index, &mut model.customer_index] {
             let params = HnswParams {
                 full_scan_rows: 0,

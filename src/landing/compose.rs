@@ -11,10 +11,11 @@
 
 use super::config::{Campaign, Fallback, LandingConfig, PriceTier, SlotTemplate, Strategy};
 use crate::serving::{
-    Filters, ListQuery, Model, PersonalScores, QueryError, ScoredItem, SegmentRef, Visitor,
-    also_want, category_under, personal_scores, recommend_scored_rows, similar_items,
+    AlsoWanted, Filters, ListQuery, Model, PersonalScores, QueryError, SegmentRef, Visitor,
+    also_want_rows, category_under, personal_scores, recommend_scored_rows, similar_rows,
 };
 use kindred_training::segments::Segment;
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// Price-level tilt (mean log-price deviation against the segments' average) beyond which a
@@ -30,18 +31,19 @@ pub enum LandingError {
     Query(#[from] QueryError),
 }
 
-/// One item on a page.
+/// One item on a page. Its catalog fields borrow from the model that composed the page (a
+/// page has some 40 items; copying their strings was a measurable share of a page's cost).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct LandingItem {
-    pub item_id: String,
-    pub title: String,
-    pub category: String,
+pub struct LandingItem<'m> {
+    pub item_id: Cow<'m, str>,
+    pub title: Cow<'m, str>,
+    pub category: Cow<'m, str>,
     pub price: Option<f64>,
     /// The price after the slot's campaign discount, rounded to cents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discounted_price: Option<f64>,
-    pub image_url: Option<String>,
-    pub url: Option<String>,
+    pub image_url: Option<Cow<'m, str>>,
+    pub url: Option<Cow<'m, str>>,
     /// Higher is better within the slot; the scale depends on the strategy.
     pub score: f32,
     /// Why it was chosen, for people.
@@ -75,12 +77,12 @@ pub struct AnchorItem {
 
 /// One filled slot.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct SlotOut {
+pub struct SlotOut<'m> {
     pub id: String,
     /// The slot's strategy.
     pub kind: Strategy,
     pub title: String,
-    pub items: Vec<LandingItem>,
+    pub items: Vec<LandingItem<'m>>,
     /// The campaign of `hero` and `promotion` slots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign: Option<CampaignOut>,
@@ -109,14 +111,14 @@ pub struct VisitorOut {
 
 /// A composed landing page.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct LandingPage {
+pub struct LandingPage<'m> {
     pub model_version: String,
     /// The page template's name.
     pub page: String,
     pub title: String,
     pub visitor: VisitorOut,
     /// In template order; empty slots without a fallback are left out.
-    pub slots: Vec<SlotOut>,
+    pub slots: Vec<SlotOut<'m>>,
 }
 
 /// The price tier of `seg` against the size-weighted mean price level of the model's
@@ -205,11 +207,25 @@ fn campaign_out(c: &Campaign, config: &LandingConfig) -> CampaignOut {
 }
 
 /// A candidate for a slot: item-table row, score, reason.
-struct Candidate {
+struct Candidate<'m> {
     row: usize,
     score: f32,
-    /// `None` for a personal recommendation: its reason is worked out only if it is placed.
-    reason: Option<String>,
+    reason: Reason<'m>,
+}
+
+/// Why a candidate is offered; put into words only for the items placed.
+#[derive(Debug, Clone, Copy)]
+enum Reason<'m> {
+    /// A personal recommendation ("because you liked …", from the visitor's scores).
+    Personal,
+    /// Similar to the item with this title.
+    Similar(&'m str),
+    /// Bought or carted by this many of the visitor's nearest customers.
+    Neighbours(u32),
+    /// Trending in the segment of this name, or (`None`) in the shop.
+    Trending(Option<&'m str>),
+    /// From the visitor's own recent items.
+    Recent,
 }
 
 struct Composer<'a, 'm> {
@@ -221,13 +237,13 @@ struct Composer<'a, 'm> {
     /// discovery; `recently_viewed` shows them).
     owned: HashSet<u32>,
     /// Personal recommendations (in stock), asked for once per page, best first.
-    pool: Option<Vec<Candidate>>,
+    pool: Option<Vec<Candidate<'m>>>,
     /// How many recommendations the pool asks for: every item of the page, so that slots
     /// drawing from it never run short because of what other slots took.
     pool_k: usize,
     /// Recommendations passing the page campaign's item filter, asked for once for the hero
     /// and the promotion together; what they did not take.
-    campaign_pool: Option<Vec<Candidate>>,
+    campaign_pool: Option<Vec<Candidate<'m>>>,
     /// How many the campaign pool asks for: the hero's and promotions' sizes.
     campaign_k: usize,
     /// The visitor's recommender scores, computed once per page for every cut.
@@ -255,17 +271,6 @@ fn or_empty<T>(r: Result<Vec<T>, QueryError>) -> Result<Vec<T>, QueryError> {
 }
 
 impl<'m> Composer<'_, 'm> {
-    fn candidates(&self, items: Vec<ScoredItem>) -> Vec<Candidate> {
-        items
-            .into_iter()
-            .map(|s| Candidate {
-                row: s.row as usize,
-                score: s.score,
-                reason: Some(s.reason),
-            })
-            .collect()
-    }
-
     fn query(&self, size: usize, filters: Filters) -> ListQuery {
         ListQuery {
             k: size + self.placed.len(),
@@ -282,10 +287,10 @@ impl<'m> Composer<'_, 'm> {
     /// Places up to `size` usable candidates, in order.
     fn take(
         &mut self,
-        candidates: impl IntoIterator<Item = Candidate>,
+        candidates: impl IntoIterator<Item = Candidate<'m>>,
         size: usize,
         discount: Option<f64>,
-        out: &mut Vec<LandingItem>,
+        out: &mut Vec<LandingItem<'m>>,
     ) {
         for c in candidates {
             if out.len() >= size {
@@ -297,22 +302,35 @@ impl<'m> Composer<'_, 'm> {
             self.placed.insert(c.row as u32);
             let item = &self.model.items.items[c.row];
             out.push(LandingItem {
-                item_id: item.item_id.clone(),
-                title: item.title.clone(),
-                category: item.category.clone(),
+                item_id: Cow::Borrowed(&item.item_id),
+                title: Cow::Borrowed(&item.title),
+                category: Cow::Borrowed(&item.category),
                 price: item.price,
                 discounted_price: discounted(item.price, discount),
-                image_url: item.image_url.clone(),
-                url: item.url.clone(),
+                image_url: item.image_url.as_deref().map(Cow::Borrowed),
+                url: item.url.as_deref().map(Cow::Borrowed),
                 score: c.score,
-                reason: match c.reason {
-                    Some(r) => r,
-                    None => self
-                        .scores
-                        .as_ref()
-                        .map_or_else(String::new, |s| s.reason(self.model, c.row)),
-                },
+                reason: self.reason(&c),
             });
+        }
+    }
+
+    fn reason(&self, c: &Candidate<'m>) -> String {
+        match c.reason {
+            Reason::Personal => self
+                .scores
+                .as_ref()
+                .map_or_else(String::new, |s| s.reason(self.model, c.row)),
+            Reason::Similar(title) => format!("similar to {title}"),
+            Reason::Neighbours(customers) => AlsoWanted {
+                row: c.row as u32,
+                score: c.score,
+                customers,
+            }
+            .reason(),
+            Reason::Trending(Some(segment)) => format!("trending in segment {segment}"),
+            Reason::Trending(None) => "trending in the shop".to_owned(),
+            Reason::Recent => "you looked at this recently".to_owned(),
         }
     }
 
@@ -334,7 +352,7 @@ impl<'m> Composer<'_, 'm> {
         &mut self,
         campaign: Option<&Campaign>,
         size: usize,
-        out: &mut Vec<LandingItem>,
+        out: &mut Vec<LandingItem<'m>>,
     ) -> Result<(), QueryError> {
         let filters = match campaign {
             Some(c) => match self.campaign_filters(c) {
@@ -370,14 +388,14 @@ impl<'m> Composer<'_, 'm> {
     }
 
     /// Personal recommendations passing `filters`, `size` beyond what is placed already.
-    fn fetch(&mut self, size: usize, filters: Filters) -> Result<Vec<Candidate>, QueryError> {
+    fn fetch(&mut self, size: usize, filters: Filters) -> Result<Vec<Candidate<'m>>, QueryError> {
         let q = self.query(size, filters);
         or_empty(self.recommend(&q))
     }
 
     /// Personal recommendations for `q`, from the visitor's scores computed once per page;
     /// their reasons are worked out when placed.
-    fn recommend(&mut self, q: &ListQuery) -> Result<Vec<Candidate>, QueryError> {
+    fn recommend(&mut self, q: &ListQuery) -> Result<Vec<Candidate<'m>>, QueryError> {
         if self.scores.is_none() {
             self.scores = Some(personal_scores(self.model, self.visitor)?);
         }
@@ -390,7 +408,7 @@ impl<'m> Composer<'_, 'm> {
             .map(|(row, score)| Candidate {
                 row: row as usize,
                 score,
-                reason: None,
+                reason: Reason::Personal,
             })
             .collect())
     }
@@ -399,12 +417,12 @@ impl<'m> Composer<'_, 'm> {
     /// candidates not placed (in order).
     fn draw(
         &mut self,
-        pool: Vec<Candidate>,
+        pool: Vec<Candidate<'m>>,
         keep: impl Fn(usize) -> bool,
         size: usize,
         discount: Option<f64>,
-        out: &mut Vec<LandingItem>,
-    ) -> Vec<Candidate> {
+        out: &mut Vec<LandingItem<'m>>,
+    ) -> Vec<Candidate<'m>> {
         let (mut chosen, mut rest) = (Vec::new(), Vec::new());
         let room = size.saturating_sub(out.len());
         for c in pool {
@@ -436,14 +454,14 @@ impl<'m> Composer<'_, 'm> {
 
     /// Up to `limit` trending items the page can still use (the visitor's segment's list,
     /// or the shop's), the visitor's own items left out.
-    fn trending(&self, segment: bool, limit: usize) -> Vec<Candidate> {
+    fn trending(&self, segment: bool, limit: usize) -> Vec<Candidate<'m>> {
         let pop = &self.model.popularity_rows;
         let (list, reason) = match self.segment.filter(|_| segment) {
             Some(seg) => match pop.by_segment.get(&seg.id) {
-                Some(list) => (list, format!("trending in segment {}", seg.name)),
-                None => (&pop.global, "trending in the shop".to_owned()),
+                Some(list) => (list, Reason::Trending(Some(seg.name.as_str()))),
+                None => (&pop.global, Reason::Trending(None)),
             },
-            None => (&pop.global, "trending in the shop".to_owned()),
+            None => (&pop.global, Reason::Trending(None)),
         };
         list.iter()
             .filter(|(row, _)| self.usable(*row as usize) && !self.owned.contains(row))
@@ -451,12 +469,12 @@ impl<'m> Composer<'_, 'm> {
             .map(|(row, score)| Candidate {
                 row: *row as usize,
                 score: *score,
-                reason: Some(reason.clone()),
+                reason,
             })
             .collect()
     }
 
-    fn recently_viewed(&self) -> Vec<Candidate> {
+    fn recently_viewed(&self) -> Vec<Candidate<'m>> {
         let mut seen = HashSet::new();
         self.visitor
             .history
@@ -467,7 +485,7 @@ impl<'m> Composer<'_, 'm> {
             .map(|(i, h)| Candidate {
                 row: h.item as usize,
                 score: 1.0 / (1.0 + i as f32),
-                reason: Some("you looked at this recently".to_owned()),
+                reason: Reason::Recent,
             })
             .collect()
     }
@@ -477,7 +495,7 @@ impl<'m> Composer<'_, 'm> {
         t: &SlotTemplate,
         campaign: &Campaign,
         config: &LandingConfig,
-    ) -> Result<Option<SlotOut>, QueryError> {
+    ) -> Result<Option<SlotOut<'m>>, QueryError> {
         let mut items = Vec::new();
         let mut title = t
             .title
@@ -505,28 +523,35 @@ impl<'m> Composer<'_, 'm> {
             Strategy::RecommendedForYou => self.recommended(None, t.size, &mut items)?,
             Strategy::BecauseYouViewed => {
                 if let Some(last) = self.visitor.history.last() {
-                    let item = &self.model.items.items[last.item as usize];
+                    let model = self.model;
+                    let row = last.item as usize;
+                    let item = &model.items.items[row];
                     title = title.replace("{item}", &item.title);
                     anchor = Some(AnchorItem {
                         item_id: item.item_id.clone(),
                         title: item.title.clone(),
                     });
-                    let found = or_empty(similar_items(
-                        self.model,
-                        &item.item_id,
-                        &self.query(t.size, in_stock()),
-                    ))?;
-                    let found = self.candidates(found);
+                    let found =
+                        or_empty(similar_rows(model, row, &self.query(t.size, in_stock())))?;
+                    let found = found.into_iter().map(|(r, score)| Candidate {
+                        row: r as usize,
+                        score,
+                        reason: Reason::Similar(&item.title),
+                    });
                     self.take(found, t.size, None, &mut items);
                 }
             }
             Strategy::CustomersLikeYou => {
-                let found = or_empty(also_want(
+                let found = or_empty(also_want_rows(
                     self.model,
                     self.visitor,
                     &self.query(t.size, in_stock()),
                 ))?;
-                let found = self.candidates(found);
+                let found = found.into_iter().map(|w| Candidate {
+                    row: w.row as usize,
+                    score: w.score,
+                    reason: Reason::Neighbours(w.customers),
+                });
                 self.take(found, t.size, None, &mut items);
             }
             Strategy::TrendingInSegment => {
@@ -571,13 +596,13 @@ impl<'m> Composer<'_, 'm> {
 
 /// Composes page `page` of `config` for `visitor` at epoch second `now` (campaign validity
 /// is checked against it).
-pub fn compose(
-    model: &Model,
-    visitor: &Visitor<'_>,
+pub fn compose<'m>(
+    model: &'m Model,
+    visitor: &Visitor<'m>,
     config: &LandingConfig,
     page: &str,
     now: i64,
-) -> Result<LandingPage, LandingError> {
+) -> Result<LandingPage<'m>, LandingError> {
     let template = config
         .pages
         .get(page)

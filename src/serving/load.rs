@@ -1,11 +1,15 @@
 //! Loading a bundle into a [`Model`].
 
 use super::QueryError;
-use kindred_training::bundle::{BundleError, BundleReader, load_recommender};
+use kindred_training::bundle::{
+    BundleError, BundleReader, CUSTOMER_NEIGHBOURS, ITEM_NEIGHBOURS, load_recommender,
+};
 use kindred_training::data::Catalog;
 use kindred_training::data::read::{ReadOptions, read_catalog, read_interactions};
 use kindred_training::ids::IdMap;
-use kindred_training::index::{HnswIndex, HnswParams, IndexError};
+use kindred_training::index::{
+    HnswIndex, HnswParams, IndexError, NeighbourError, NeighbourLists, VectorIndex,
+};
 use kindred_training::models::HistoryEntry;
 use kindred_training::models::hybrid::Hybrid;
 use kindred_training::pipeline::train::PopularityLists;
@@ -19,6 +23,8 @@ pub enum LoadError {
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Neighbours(#[from] NeighbourError),
     #[error("{path}: {message}")]
     Data { path: PathBuf, message: String },
     #[error("{path}: {what} has {found} rows but {expected} were expected")]
@@ -52,9 +58,16 @@ pub struct Model {
     /// The item table: rows are the rows of the item embeddings and index.
     pub items: Catalog,
     pub item_index: HnswIndex,
+    /// Each item's most similar items as the trainer found them with `item_index` (when the
+    /// bundle has them).
+    pub item_neighbours: Option<NeighbourLists>,
     /// Customer ids in the order of the customer embeddings, index and segment assignments.
     pub customers: IdMap,
     pub customer_index: HnswIndex,
+    /// Each customer's nearest customers as the trainer found them with
+    /// `customer_index` (when the bundle has them): what a search with the customer's
+    /// bundle embedding returns.
+    pub customer_neighbours: Option<NeighbourLists>,
     /// Each customer's interactions, oldest first, with items as item-table rows.
     pub histories: Vec<Vec<HistoryEntry>>,
     pub segmentation: Option<Segmentation>,
@@ -62,6 +75,10 @@ pub struct Model {
     /// An interaction of at least this weight counts as "bought or carted" (the bundle's
     /// add-to-cart event weight; default 3).
     pub cart_weight: f32,
+    /// Per customer, the distinct items (rows, ascending) of their interactions of at least
+    /// `cart_weight`: what "customers like you also want" adds up over a visitor's nearest
+    /// customers (a fraction of their histories, which are mostly views).
+    pub bought_or_carted: Vec<Vec<u32>>,
     /// Epoch seconds of the newest interaction the bundle was trained on: live events
     /// after it are new to the model.
     pub trained_until: i64,
@@ -116,6 +133,15 @@ impl Model {
         let customers = IdMap::from_ids(customer_ids);
         let customer_index =
             HnswIndex::load(dir, "customers", customer_vectors, HnswParams::default())?;
+        // Optional (bundles trained with `neighbour_lists = 0` have none): read when listed.
+        let lists = |name: &str, rows: usize| -> Result<Option<NeighbourLists>, LoadError> {
+            if !m.files.contains_key(name) {
+                return Ok(None);
+            }
+            Ok(Some(NeighbourLists::load(&reader.path(name), rows)?))
+        };
+        let customer_neighbours = lists(CUSTOMER_NEIGHBOURS, customer_index.len())?;
+        let item_neighbours = lists(ITEM_NEIGHBOURS, item_index.len())?;
 
         let inter_path = reader.path("interactions.parquet");
         let (log, _) = read_interactions(&inter_path).map_err(|e| data_err(&inter_path, e))?;
@@ -170,6 +196,19 @@ impl Model {
             .and_then(|w| w.get("add_to_cart"))
             .and_then(|v| v.as_f64())
             .map_or(3.0, |v| v as f32);
+        let bought_or_carted = histories
+            .iter()
+            .map(|h| {
+                let mut items: Vec<u32> = h
+                    .iter()
+                    .filter(|e| e.weight >= cart_weight)
+                    .map(|e| e.item)
+                    .collect();
+                items.sort_unstable();
+                items.dedup();
+                items
+            })
+            .collect();
         let scorer = if m.files.contains_key("model.json") {
             let loaded = load_recommender(&reader)?;
             let to_row: Vec<Option<u32>> = loaded
@@ -202,10 +241,13 @@ impl Model {
             item_index,
             customers,
             customer_index,
+            customer_neighbours,
+            item_neighbours,
             histories,
             segmentation,
             popularity,
             cart_weight,
+            bought_or_carted,
             trained_until,
             categories,
             popularity_rows,

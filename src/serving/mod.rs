@@ -21,9 +21,9 @@ mod visitor;
 pub use filters::{CompiledFilter, Filters, category_under};
 pub use load::{LoadError, Model};
 pub use queries::{
-    Lookalike, PersonalScores, ProfileCounts, ProfileOut, RecentItem, ScoredItem, SegmentOut,
-    SegmentRef, also_want, lookalikes, personal_scores, profile, recommend, recommend_scored_rows,
-    segment, segments, similar_items,
+    AlsoWanted, Lookalike, PersonalScores, ProfileCounts, ProfileOut, RecentItem, ScoredItem,
+    SegmentOut, SegmentRef, also_want, also_want_rows, lookalikes, personal_scores, profile,
+    recommend, recommend_scored_rows, segment, segments, similar_items, similar_rows,
 };
 pub use visitor::Visitor;
 

@@ -137,24 +137,54 @@ pub fn similar_items(
     q: &ListQuery,
 ) -> Result<Vec<ScoredItem>, QueryError> {
     let row = model.item_row(item_id)?;
-    let index = index_of(model, false, q.exact);
-    let query = model.item_index.exact().row(row).to_vec();
-    let found = if q.filters.is_empty() {
-        // No filter: a plain (fast) graph walk for one more, then drop the item itself.
-        let mut f = index.search(&query, q.k + 1, None);
-        f.retain(|(r, _)| *r as usize != row);
-        f.truncate(q.k);
-        f
-    } else {
-        let cf = q.filters.compile(model)?;
-        let keep = |r: usize| r != row && cf.keep(r);
-        index.search(&query, q.k, Some(&keep))
-    };
+    let found = similar_rows(model, row, q)?;
     let reason = format!("similar to {}", model.items.items[row].title);
     Ok(found
         .into_iter()
         .map(|(r, s)| item_out(model, r as usize, s, reason.clone()))
         .collect())
+}
+
+/// What [`similar_items`] returns for item-table row `row`, as rows with similarities.
+///
+/// The trainer's stored list of the item's nearest items answers when the first `q.k` of it
+/// that pass the filters are there: those are then exactly what the search would keep,
+/// since every item outside the list is less similar than all in it. Otherwise (a narrow
+/// filter, `exact`, a bundle without lists) the index is searched.
+pub fn similar_rows(
+    model: &Model,
+    row: usize,
+    q: &ListQuery,
+) -> Result<Vec<(u32, f32)>, QueryError> {
+    let cf = q.filters.compile(model)?;
+    let filtered = !q.filters.is_empty();
+    if !q.exact
+        && let Some(lists) = &model.item_neighbours
+        && lists.k() >= q.k
+    {
+        let picked: Vec<(u32, f32)> = lists
+            .of(row)
+            .iter()
+            .filter(|(r, _)| !filtered || cf.keep(*r as usize))
+            .take(q.k)
+            .copied()
+            .collect();
+        if picked.len() == q.k {
+            return Ok(picked);
+        }
+    }
+    let index = index_of(model, false, q.exact);
+    let query = model.item_index.exact().row(row).to_vec();
+    Ok(if filtered {
+        let keep = |r: usize| r != row && cf.keep(r);
+        index.search(&query, q.k, Some(&keep))
+    } else {
+        // No filter: a plain (fast) graph walk for one more, then drop the item itself.
+        let mut f = index.search(&query, q.k + 1, None);
+        f.retain(|(r, _)| *r as usize != row);
+        f.truncate(q.k);
+        f
+    })
 }
 
 /// The customer's [`REASON_HISTORY`] most recent distinct items (item-table rows), newest
@@ -329,10 +359,29 @@ fn cut_rows(
 }
 
 thread_local! {
-    /// Per-item (score, customers, last neighbour) accumulators of [`also_want`].
-    static ALSO_WANT: std::cell::RefCell<Vec<(f32, u32, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Per-item (score, customers) accumulators of [`also_want_rows`].
+    static ALSO_WANT: std::cell::RefCell<Vec<(f32, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
     /// Per-thread scratch for [`recommend`]'s score per model item, reused across requests.
     static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The `k` customers nearest to the visitor's embedding `query`, the visitor left out: the
+/// trainer's stored list for a bundle customer without live events (the same search, done
+/// once), else an unfiltered search (the index's fast path) for one more.
+fn nearest_customers<'a>(
+    model: &'a Model,
+    visitor: &Visitor<'_>,
+    query: &[f32],
+    k: usize,
+    exact: bool,
+) -> std::borrow::Cow<'a, [(u32, f32)]> {
+    if !exact && let Some(stored) = model.stored_neighbours(visitor, k) {
+        return std::borrow::Cow::Borrowed(stored);
+    }
+    let mut found = index_of(model, true, exact).search(query, k + 1, None);
+    found.retain(|(r, _)| Some(*r as usize) != visitor.row);
+    found.truncate(k);
+    std::borrow::Cow::Owned(found)
 }
 
 /// "Customers like this also want": the customer's [`ALSO_WANT_NEIGHBOURS`] nearest
@@ -343,74 +392,100 @@ pub fn also_want(
     visitor: &Visitor<'_>,
     q: &ListQuery,
 ) -> Result<Vec<ScoredItem>, QueryError> {
+    Ok(also_want_rows(model, visitor, q)?
+        .into_iter()
+        .map(|w| item_out(model, w.row as usize, w.score, w.reason()))
+        .collect())
+}
+
+/// An item of [`also_want_rows`]: its item-table row, score (the summed similarity of the
+/// neighbours who bought or carted it) and how many of them did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlsoWanted {
+    pub row: u32,
+    pub score: f32,
+    pub customers: u32,
+}
+
+impl AlsoWanted {
+    /// Why it was chosen, for people.
+    pub fn reason(&self) -> String {
+        let who = if self.customers == 1 {
+            "customer"
+        } else {
+            "customers"
+        };
+        format!("bought or carted by {} {who} like you", self.customers)
+    }
+}
+
+/// What [`also_want`] returns, as item rows, without building the items' strings.
+pub fn also_want_rows(
+    model: &Model,
+    visitor: &Visitor<'_>,
+    q: &ListQuery,
+) -> Result<Vec<AlsoWanted>, QueryError> {
     let cf = q.filters.compile(model)?;
     let Some(query) = visitor.embedding.as_deref() else {
         return Ok(Vec::new());
     };
-    let index = index_of(model, true, q.exact);
-    let me = visitor.row;
-    // Unfiltered (the fast path of the index) for one more, then drop the visitor.
-    let mut neighbours = index.search(query, ALSO_WANT_NEIGHBOURS + 1, None);
-    neighbours.retain(|(r, _)| Some(*r as usize) != me);
-    neighbours.truncate(ALSO_WANT_NEIGHBOURS);
+    let neighbours = nearest_customers(model, visitor, query, ALSO_WANT_NEIGHBOURS, q.exact);
     let mut owned: Vec<u32> = visitor.history.iter().map(|h| h.item).collect();
     owned.sort_unstable();
     owned.dedup();
-    // Dense per-item accumulators (score, customers, last neighbour counted), reused per
-    // thread; only the touched items are read back and reset.
-    let acc: Vec<(u32, f32, u32)> = ALSO_WANT.with_borrow_mut(|scratch| {
+    // Dense per-item accumulators (score, customers), reused per thread; only the touched
+    // items are read back and reset. Each neighbour's items are distinct, so each counts
+    // once per neighbour.
+    let mut ranked: Vec<AlsoWanted> = ALSO_WANT.with_borrow_mut(|scratch| {
         let n_items = model.items.len();
         if scratch.len() != n_items {
-            *scratch = vec![(0.0, 0, u32::MAX); n_items];
+            *scratch = vec![(0.0, 0); n_items];
         }
         let mut touched: Vec<u32> = Vec::new();
-        for (ni, (n, sim)) in neighbours.iter().enumerate() {
+        for (n, sim) in neighbours.iter() {
             if *sim <= 0.0 {
                 continue;
             }
-            for h in &model.histories[*n as usize] {
-                let Some(slot) = scratch.get_mut(h.item as usize) else {
+            let Some(items) = model.bought_or_carted.get(*n as usize) else {
+                continue;
+            };
+            for &item in items {
+                let Some(slot) = scratch.get_mut(item as usize) else {
                     continue;
                 };
-                if h.weight < model.cart_weight || slot.2 == ni as u32 {
-                    continue;
-                }
                 if slot.1 == 0 {
-                    if owned.binary_search(&h.item).is_ok() || !cf.keep(h.item as usize) {
+                    if owned.binary_search(&item).is_ok() || !cf.keep(item as usize) {
                         continue;
                     }
-                    touched.push(h.item);
+                    touched.push(item);
                 }
                 slot.0 += sim;
                 slot.1 += 1;
-                slot.2 = ni as u32;
             }
         }
         touched
             .into_iter()
             .map(|r| {
                 let slot = &mut scratch[r as usize];
-                let out = (r, slot.0, slot.1);
-                *slot = (0.0, 0, u32::MAX);
+                let out = AlsoWanted {
+                    row: r,
+                    score: slot.0,
+                    customers: slot.1,
+                };
+                *slot = (0.0, 0);
                 out
             })
             .collect()
     });
-    let mut ranked = acc;
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    // The best k by score (ties to the lower row): a linear selection, then a sort of k.
+    let best_first =
+        |a: &AlsoWanted, b: &AlsoWanted| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row));
+    if q.k > 0 && ranked.len() > q.k {
+        ranked.select_nth_unstable_by(q.k - 1, best_first);
+    }
     ranked.truncate(q.k);
-    Ok(ranked
-        .into_iter()
-        .map(|(r, s, n)| {
-            let who = if n == 1 { "customer" } else { "customers" };
-            item_out(
-                model,
-                r as usize,
-                s,
-                format!("bought or carted by {n} {who} like you"),
-            )
-        })
-        .collect())
+    ranked.sort_unstable_by(best_first);
+    Ok(ranked)
 }
 
 /// The `k` customers nearest to the visitor by embedding, the visitor left out. Empty when
@@ -424,13 +499,9 @@ pub fn lookalikes(
     let Some(query) = visitor.embedding.as_deref() else {
         return Ok(Vec::new());
     };
-    let index = index_of(model, true, exact);
-    let mut found = index.search(query, k + 1, None);
-    found.retain(|(r, _)| Some(*r as usize) != visitor.row);
-    found.truncate(k);
-    Ok(found
-        .into_iter()
-        .map(|(r, s)| Lookalike {
+    Ok(nearest_customers(model, visitor, query, k, exact)
+        .iter()
+        .map(|&(r, s)| Lookalike {
             customer_id: model.customers.id(r).to_owned(),
             score: s,
             segment: model

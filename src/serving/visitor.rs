@@ -81,6 +81,21 @@ impl Model {
         }
     }
 
+    /// The `k` customers nearest to `visitor` as the trainer stored them (best first, the
+    /// visitor left out), when that is what a search would return: the visitor is a bundle
+    /// customer whose embedding is still their bundle row (no live events since) and the
+    /// bundle stores at least `k` per customer. `None`: search the index.
+    pub fn stored_neighbours(&self, visitor: &Visitor<'_>, k: usize) -> Option<&[(u32, f32)]> {
+        let lists = self.customer_neighbours.as_ref()?;
+        let c = visitor.row?;
+        let embedding = visitor.embedding.as_deref()?;
+        if lists.k() < k || !std::ptr::eq(embedding, self.customer_index.exact().row(c)) {
+            return None;
+        }
+        let list = lists.of(c);
+        Some(&list[..list.len().min(k)])
+    }
+
     /// A real-time embedding for `history` (item-table rows): the ALS fold-in of the
     /// summed positive weights per item against the model's item factors (one k×k solve),
     /// normalised like the customer embeddings. `None` without ALS or without a positive

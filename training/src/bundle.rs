@@ -22,6 +22,11 @@ use std::sync::Arc;
 pub const FORMAT_VERSION: u32 = 1;
 /// Name of the manifest inside a bundle.
 pub const MANIFEST: &str = "manifest.json";
+/// Each customer's nearest customers ([`crate::index::NeighbourLists`]); optional: bundles
+/// trained with `neighbour_lists = 0` (or before it existed) have none.
+pub const CUSTOMER_NEIGHBOURS: &str = "customers.neighbours";
+/// Each item's most similar items, like [`CUSTOMER_NEIGHBOURS`].
+pub const ITEM_NEIGHBOURS: &str = "items.neighbours";
 
 /// Problems writing or reading a bundle.
 #[derive(Debug, thiserror::Error)]

@@ -8,9 +8,9 @@ use crate::server::AppState;
 use crate::server::error::{ApiError, ErrorBody, IdPath, JsonBody, QueryPairs};
 use crate::server::params::check_known;
 use crate::serving::{Model, Visitor};
-use axum::Json;
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
 
 /// Body of `POST /v1/landing-page`: who the page is for (`customer_id`, `anonymous_id` or
 /// both: a logged-in visitor's cookie is used when the customer is unknown) and which page.
@@ -69,13 +69,13 @@ fn resolve<'m>(
     }
 }
 
-fn page_for(
+fn page_for<'m>(
     state: &AppState,
-    model: &Model,
+    model: &'m Model,
     customer_id: Option<&str>,
     anonymous_id: Option<&str>,
     page: Option<&str>,
-) -> Result<LandingPage, ApiError> {
+) -> Result<LandingPage<'m>, ApiError> {
     let config = &state.config().landing;
     let page = page.unwrap_or(&config.default_page);
     if !config.pages.contains_key(page) {
@@ -110,7 +110,7 @@ fn page_for(
 pub async fn compose(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LandingRequest>,
-) -> Result<Json<LandingPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let body = body.ok_or_else(|| {
         ApiError::MalformedJson(
             "a JSON body is required: {\"customer_id\": ..., \"page\": \"home\"}".into(),
@@ -120,14 +120,22 @@ pub async fn compose(
     let anonymous_id = non_empty("anonymous_id", body.anonymous_id)?;
     let page = non_empty("page", body.page)?;
     let model = state.model()?;
-    Ok(Json(page_for(
+    let out = page_for(
         &state,
         &model,
         customer_id.as_deref(),
         anonymous_id.as_deref(),
         page.as_deref(),
-    )?))
+    )?;
+    // The page borrows from the model, so it is written here, into a buffer sized for a
+    // typical page (some 12 KB) rather than grown from empty.
+    let mut body = Vec::with_capacity(PAGE_BUFFER);
+    serde_json::to_writer(&mut body, &out).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
+
+/// Initial capacity of a page's JSON buffer.
+const PAGE_BUFFER: usize = 16 * 1024;
 
 /// The page of customer `id` as a self-contained HTML document, for a marketer to preview.
 #[utoipa::path(

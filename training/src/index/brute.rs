@@ -77,22 +77,16 @@ impl BruteForce {
         let keep = |r: usize| filter.is_none_or(|f| f(r));
         let sims = match unit_query {
             Some(q) => self.scan(q),
-            None => Vec::new(),
+            None => vec![0.0; self.len()],
         };
-        let mut scored: Vec<(u32, f32)> = Vec::new();
-        let mut zeros: Vec<u32> = Vec::new();
-        for r in 0..self.len() {
-            if !keep(r) {
-                continue;
-            }
-            if !self.nonzero[r] {
-                zeros.push(r as u32);
-                continue;
-            }
-            scored.push((r as u32, sims.get(r).copied().unwrap_or(0.0)));
+        // A bounded heap over the similarities: the filter (and the zero-row check) is asked
+        // only about rows that would enter it, a few per query once it is full.
+        let mut scored = crate::models::top_k(&sims, k, |r| !self.nonzero[r] || !keep(r));
+        if scored.len() < k {
+            // Too few non-zero rows: zero rows (similarity 0) fill up, lowest row first.
+            let zeros = (0..self.len()).filter(|&r| !self.nonzero[r] && keep(r));
+            scored.extend(zeros.take(k - scored.len()).map(|r| (r as u32, 0.0)));
         }
-        top_k(&mut scored, k);
-        scored.extend(zeros.into_iter().take(k - scored.len()).map(|r| (r, 0.0)));
         scored
     }
 }

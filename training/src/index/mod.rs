@@ -13,11 +13,13 @@
 mod brute;
 mod distance;
 mod hnsw;
+mod neighbours;
 mod recall;
 
 pub use brute::BruteForce;
 pub use distance::{DotDistance, dot};
 pub use hnsw::{HnswIndex, HnswParams, HnswParamsError};
+pub use neighbours::{NeighbourError, NeighbourLists};
 pub use recall::{recall_at_k, sample_rows};
 
 use std::path::PathBuf;

@@ -20,7 +20,6 @@ pub mod tune;
 
 use crate::interactions::InteractionLog;
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 /// One past interaction of a visitor.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,55 +83,46 @@ pub fn aggregate(history: &[HistoryEntry], half_life: Option<f32>) -> Vec<(u32, 
     out
 }
 
-#[derive(PartialEq)]
-struct Scored(f32, u32);
-
-impl Eq for Scored {}
-
-impl PartialOrd for Scored {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Scored {
-    // Reversed so the heap's top is the worst kept item; ties prefer the lower index.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .0
-            .total_cmp(&self.0)
-            .then_with(|| self.1.cmp(&other.1))
-    }
+/// Best first: higher score, then lower index.
+fn best_first(a: &(u32, f32), b: &(u32, f32)) -> Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 
 /// The `k` best-scoring items, best first, skipping items for which `exclude` is true and
 /// NaN scores. Ties are broken by the lower item index.
+///
+/// Candidates collect in a buffer of a few `k`; when it is full it is cut to its best `k`
+/// (a linear selection) and the `k`-th score becomes the bar a later item must beat. Most
+/// items then cost one comparison, and `exclude` is asked only about items that clear the
+/// bar: a few per query, not one per item.
 pub fn top_k(scores: &[f32], k: usize, exclude: impl Fn(usize) -> bool) -> Vec<(u32, f32)> {
     if k == 0 {
         return Vec::new();
     }
-    let mut heap: BinaryHeap<Scored> = BinaryHeap::with_capacity(k + 1);
+    let cap = (4 * k).max(64);
+    let mut kept: Vec<(u32, f32)> = Vec::with_capacity(cap.min(scores.len()));
+    // The k-th best score kept so far, once the buffer was cut. Items come in index order,
+    // so an item tying with the bar ranks below it and cannot enter.
+    let mut bar = f32::NEG_INFINITY;
+    let mut cut = false;
     for (i, &s) in scores.iter().enumerate() {
-        if s.is_nan() {
+        if s.is_nan() || (cut && s <= bar) || exclude(i) {
             continue;
         }
-        // `exclude` is asked only about items that would enter the heap: once it is full
-        // that is a few per query, not one per item.
-        if heap.len() < k {
-            if !exclude(i) {
-                heap.push(Scored(s, i as u32));
-            }
-        } else if let Some(worst) = heap.peek()
-            && (s > worst.0 || (s == worst.0 && (i as u32) < worst.1))
-            && !exclude(i)
-        {
-            heap.pop();
-            heap.push(Scored(s, i as u32));
+        kept.push((i as u32, s));
+        if kept.len() == cap {
+            kept.select_nth_unstable_by(k - 1, best_first);
+            kept.truncate(k);
+            bar = kept[k - 1].1;
+            cut = true;
         }
     }
-    let mut out: Vec<(u32, f32)> = heap.into_iter().map(|Scored(s, i)| (i, s)).collect();
-    out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    out
+    if kept.len() > k {
+        kept.select_nth_unstable_by(k - 1, best_first);
+        kept.truncate(k);
+    }
+    kept.sort_unstable_by(best_first);
+    kept
 }
 
 #[cfg(test)]

@@ -1,0 +1,158 @@
+//! The trainer's stored neighbour lists answer exactly what a search would: on the small
+//! shop (an exact scan either way), every customer's also-want and lookalikes and every
+//! item's similar items, with and without filters, equal the answers of the same model
+//! searching online. A bundle trained without lists loads and searches.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use kindred::serving::{Filters, ListQuery, Model, Visitor, also_want, lookalikes, similar_items};
+use kindred_training::pipeline::train::{TrainInputs, TrainParams, train};
+use kindred_training::progress::Progress;
+use std::borrow::Cow;
+
+/// The same model without its stored lists: every query searches.
+fn searching(m: &Model) -> Model {
+    let mut copy = Model::load(&m.dir).unwrap();
+    copy.customer_neighbours = None;
+    copy.item_neighbours = None;
+    copy
+}
+
+#[test]
+fn stored_lists_answer_what_the_search_answers() {
+    let m = common::small_model();
+    assert!(
+        m.customer_neighbours.is_some() && m.item_neighbours.is_some(),
+        "the trainer stores neighbour lists by default"
+    );
+    let s = searching(m);
+    let queries = [
+        ListQuery::default(),
+        ListQuery {
+            k: 25,
+            ..ListQuery::default()
+        },
+        ListQuery {
+            k: 8,
+            filters: Filters {
+                in_stock: true,
+                ..Filters::default()
+            },
+            ..ListQuery::default()
+        },
+    ];
+    let (mut customers, mut from_lists) = (0, 0);
+    for c in 0..m.customers.len() {
+        let (v, sv) = (m.bundle_visitor(c), s.bundle_visitor(c));
+        if v.embedding.is_none() {
+            continue;
+        }
+        customers += 1;
+        from_lists += usize::from(m.stored_neighbours(&v, 50).is_some());
+        for q in &queries {
+            assert_eq!(
+                also_want(m, &v, q).unwrap(),
+                also_want(&s, &sv, q).unwrap(),
+                "also-want of customer row {c}, {q:?}"
+            );
+        }
+        assert_eq!(
+            lookalikes(m, &v, 10, false).unwrap(),
+            lookalikes(&s, &sv, 10, false).unwrap(),
+            "lookalikes of customer row {c}"
+        );
+    }
+    assert!(customers > 500, "{customers} customers with embeddings");
+    assert_eq!(
+        from_lists, customers,
+        "every bundle customer is read from the lists"
+    );
+
+    // Filtered by a category: the lists answer when enough of them pass, else the search.
+    let category = m.items.items[0].top_category().to_owned();
+    for r in 0..m.items.len() {
+        let id = &m.items.items[r].item_id;
+        for q in queries.iter().cloned().chain([ListQuery {
+            k: 5,
+            filters: Filters {
+                category: Some(category.clone()),
+                ..Filters::default()
+            },
+            ..ListQuery::default()
+        }]) {
+            assert_eq!(
+                similar_items(m, id, &q).unwrap(),
+                similar_items(&s, id, &q).unwrap(),
+                "similar items of {id}, {q:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_visitor_with_a_new_embedding_is_searched_not_read_from_the_lists() {
+    let m = common::small_model();
+    let c = (0..m.customers.len())
+        .find(|&c| m.bundle_visitor(c).embedding.is_some())
+        .unwrap();
+    let v = m.bundle_visitor(c);
+    assert!(m.stored_neighbours(&v, 50).is_some());
+    // A live fold-in gives the visitor an embedding of their own: the stored list of their
+    // bundle row no longer describes them.
+    let moved: Vec<f32> = v
+        .embedding
+        .as_deref()
+        .unwrap()
+        .iter()
+        .rev()
+        .copied()
+        .collect();
+    let live = Visitor {
+        embedding: Some(Cow::Owned(moved)),
+        ..v.clone()
+    };
+    assert!(m.stored_neighbours(&live, 50).is_none());
+    assert_ne!(
+        lookalikes(m, &live, 10, false).unwrap(),
+        lookalikes(m, &v, 10, false).unwrap(),
+        "the moved embedding has other neighbours"
+    );
+    assert!(
+        m.stored_neighbours(&v, 51).is_none(),
+        "more than the lists hold"
+    );
+}
+
+#[test]
+fn a_bundle_trained_without_lists_loads_and_searches() {
+    let fixture = common::small();
+    let models = tempfile::tempdir().unwrap();
+    let inputs = TrainInputs {
+        events: vec![fixture.shop.join("events.parquet")],
+        items: Some(fixture.shop.join("items.parquet")),
+        identities: Some(fixture.shop.join("identities.parquet")),
+        ..TrainInputs::default()
+    };
+    let params = TrainParams {
+        evaluate: false,
+        recall_sample: 100,
+        neighbour_lists: 0,
+        version: Some("bare".into()),
+        ..TrainParams::default()
+    };
+    train(&inputs, &params, models.path(), Progress::Hidden).unwrap();
+    let dir = models.path().join("bare");
+    assert!(!dir.join("customers.neighbours").exists());
+    assert!(!dir.join("items.neighbours").exists());
+    let bare = Model::load(&dir).unwrap();
+    assert!(bare.customer_neighbours.is_none() && bare.item_neighbours.is_none());
+    let m = common::small_model();
+    let id = &m.items.items[3].item_id;
+    assert_eq!(
+        similar_items(&bare, id, &ListQuery::default())
+            .unwrap()
+            .len(),
+        10
+    );
+}
