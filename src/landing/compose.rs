@@ -17,6 +17,7 @@ use crate::serving::{
 use kindred_training::segments::Segment;
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Price-level tilt (mean log-price deviation against the segments' average) beyond which a
 /// segment is `budget` or `premium`: the threshold the trainer names segments with.
@@ -206,6 +207,31 @@ fn campaign_out(c: &Campaign, config: &LandingConfig) -> CampaignOut {
     }
 }
 
+/// Hashes item rows with one multiplication. A page's sets hold some 40 rows and are probed
+/// a few hundred times; SipHash's cost showed in profiles, and rows are not attacker-chosen
+/// keys.
+#[derive(Debug, Default, Clone, Copy)]
+struct RowHasher(u64);
+
+impl Hasher for RowHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u32(u32::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A set of item rows.
+type RowSet = HashSet<u32, BuildHasherDefault<RowHasher>>;
+
 /// A candidate for a slot: item-table row, score, reason.
 struct Candidate<'m> {
     row: usize,
@@ -232,10 +258,10 @@ struct Composer<'a, 'm> {
     model: &'m Model,
     visitor: &'a Visitor<'m>,
     segment: Option<&'m Segment>,
-    placed: HashSet<u32>,
+    placed: RowSet,
     /// Items in the visitor's history: trending slots leave them out (they are for
     /// discovery; `recently_viewed` shows them).
-    owned: HashSet<u32>,
+    owned: RowSet,
     /// Personal recommendations (in stock), asked for once per page, best first.
     pool: Option<Vec<Candidate<'m>>>,
     /// How many recommendations the pool asks for: every item of the page, so that slots
@@ -475,7 +501,7 @@ impl<'m> Composer<'_, 'm> {
     }
 
     fn recently_viewed(&self) -> Vec<Candidate<'m>> {
-        let mut seen = HashSet::new();
+        let mut seen = RowSet::default();
         self.visitor
             .history
             .iter()
@@ -617,7 +643,7 @@ pub fn compose<'m>(
         model,
         visitor,
         segment,
-        placed: HashSet::new(),
+        placed: RowSet::default(),
         owned: visitor.history.iter().map(|h| h.item).collect(),
         pool: None,
         pool_k,

@@ -3,6 +3,7 @@
 //! applied to item rows before the cut to `k`.
 
 use super::{Model, QueryError};
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// The item filters of one request. The default keeps every item.
@@ -88,7 +89,30 @@ pub struct CompiledFilter<'m> {
     excluded: HashSet<u32>,
 }
 
-impl CompiledFilter<'_> {
+impl<'m> CompiledFilter<'m> {
+    /// The item rows the `category` filter can keep (unordered), when there is one: the
+    /// rows of a top-level category as the model indexes them, or those of every category
+    /// path under a deeper prefix. A query can score just these instead of every item.
+    pub fn category_rows(&self) -> Option<Cow<'m, [u32]>> {
+        let prefix = self.filters.category.as_deref()?.trim_matches('/');
+        if prefix.is_empty() {
+            return None;
+        }
+        let categories = &self.model.categories;
+        if !prefix.contains('/') {
+            let rows = categories.top.get(prefix).map_or(&[][..], Vec::as_slice);
+            return Some(Cow::Borrowed(rows));
+        }
+        Some(Cow::Owned(
+            categories
+                .path
+                .iter()
+                .filter(|(path, _)| category_under(path, prefix))
+                .flat_map(|(_, rows)| rows.iter().copied())
+                .collect(),
+        ))
+    }
+
     /// Whether item row `row` passes every filter.
     pub fn keep(&self, row: usize) -> bool {
         let Some(item) = self.model.items.items.get(row) else {

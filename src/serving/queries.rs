@@ -346,6 +346,27 @@ fn cut_rows(
         .scorer
         .as_ref()
         .ok_or(QueryError::Unavailable("recommender"))?;
+    if let Some(rows) = cf.category_rows() {
+        // A category filter: only its items can pass, so only they are ranked, in the
+        // order of `top_k` (score, then the lower model item).
+        let mut found: Vec<(u32, f32, u32)> = rows
+            .iter()
+            .filter(|&&r| owned.binary_search(&r).is_err() && cf.keep(r as usize))
+            .filter_map(|&r| {
+                let mi = scorer.to_model.get(r as usize).copied().flatten()?;
+                let s = *scores.get(mi as usize)?;
+                (!s.is_nan()).then_some((mi, s, r))
+            })
+            .collect();
+        let best_first =
+            |a: &(u32, f32, u32), b: &(u32, f32, u32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if k > 0 && found.len() > k {
+            found.select_nth_unstable_by(k - 1, best_first);
+        }
+        found.truncate(k);
+        found.sort_unstable_by(best_first);
+        return Ok(found.into_iter().map(|(_, s, r)| (r, s)).collect());
+    }
     let top = top_k(scores, k, |mi| {
         match scorer.to_row.get(mi).copied().flatten() {
             Some(r) => owned.binary_search(&r).is_ok() || !cf.keep(r as usize),

@@ -64,18 +64,41 @@ pub struct Hybrid {
     pub ease: Option<Ease>,
     pub als: Option<Als>,
     pub popularity: Popularity,
+    /// The popularity scores scaled to a maximum of 1 and weighted: the same for every
+    /// visitor, so computed once (here) rather than per query.
+    popularity_part: Vec<f32>,
 }
 
 fn scale_to_unit(v: &mut [f32]) {
-    let max = v
-        .iter()
-        .copied()
-        .fold(0f32, |m, x| if x.is_finite() { m.max(x.abs()) } else { m });
+    let max = max_abs_finite(v);
     if max > 0.0 {
         for x in v.iter_mut() {
             *x /= max;
         }
     }
+}
+
+/// The largest finite `|x|` of `v` (0 when there is none), kept in 8 independent lanes so
+/// that the loop vectorises (a single running maximum is one long dependency chain).
+fn max_abs_finite(v: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = v.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (m, &x) in lanes.iter_mut().zip(c) {
+            let a = x.abs();
+            let a = if a.is_finite() { a } else { 0.0 };
+            *m = if a > *m { a } else { *m };
+        }
+    }
+    let mut max = lanes.iter().fold(0f32, |m, &x| if x > m { x } else { m });
+    for &x in rest {
+        let a = x.abs();
+        if a.is_finite() && a > max {
+            max = a;
+        }
+    }
+    max
 }
 
 impl Hybrid {
@@ -86,11 +109,18 @@ impl Hybrid {
         als: Option<Als>,
         popularity: Popularity,
     ) -> Hybrid {
+        let mut popularity_part = popularity.scores.clone();
+        scale_to_unit(&mut popularity_part);
+        let (_, pw) = params.popularity;
+        for x in &mut popularity_part {
+            *x *= pw;
+        }
         Hybrid {
             params,
             ease,
             als,
             popularity,
+            popularity_part,
         }
     }
 }
@@ -107,11 +137,7 @@ impl Recommender for Hybrid {
     fn score(&self, history: &[HistoryEntry], out: &mut [f32]) {
         let n = out.len();
         let (_, pw) = self.params.popularity;
-        out.copy_from_slice(&self.popularity.scores);
-        scale_to_unit(out);
-        for x in out.iter_mut() {
-            *x *= pw;
-        }
+        out.copy_from_slice(&self.popularity_part);
         if history.is_empty() {
             // Nothing personal to add: popularity alone orders the items.
             if pw <= 0.0 {
@@ -138,5 +164,32 @@ impl Recommender for Hybrid {
                 *o += w * p;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_abs_finite_skips_nan_and_infinities_at_every_length() {
+        for n in 0..20 {
+            let mut v: Vec<f32> = (0..n).map(|i| (i as f32 - 7.0) * 0.5).collect();
+            let want = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+            if n > 3 {
+                v[1] = f32::NAN;
+                v[2] = f32::INFINITY;
+                v[3] = f32::NEG_INFINITY;
+            }
+            let want = if n > 3 {
+                v.iter()
+                    .filter(|x| x.is_finite())
+                    .fold(0f32, |m, x| m.max(x.abs()))
+            } else {
+                want
+            };
+            assert_eq!(max_abs_finite(&v), want, "n = {n}");
+        }
+        assert_eq!(max_abs_finite(&[f32::NAN; 9]), 0.0);
     }
 }

@@ -1,12 +1,19 @@
-//! The trainer's stored neighbour lists answer exactly what a search would: on the small
-//! shop (an exact scan either way), every customer's also-want and lookalikes and every
-//! item's similar items, with and without filters, equal the answers of the same model
-//! searching online. A bundle trained without lists loads and searches.
+//! The serving shortcuts answer exactly what the full computation answers, on the small
+//! shop:
+//! - the trainer's stored neighbour lists: every customer's also-want and lookalikes and
+//!   every item's similar items, with and without filters, equal the answers of the same
+//!   model searching online (an exact scan either way); a bundle trained without lists
+//!   loads and searches;
+//! - a category-filtered recommendation ranks only the category's items: it equals the
+//!   unfiltered ranking's items of that category.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use kindred::serving::{Filters, ListQuery, Model, Visitor, also_want, lookalikes, similar_items};
+use kindred::serving::{
+    Filters, ListQuery, Model, Visitor, also_want, category_under, lookalikes, recommend,
+    similar_items,
+};
 use kindred_training::pipeline::train::{TrainInputs, TrainParams, train};
 use kindred_training::progress::Progress;
 use std::borrow::Cow;
@@ -155,4 +162,50 @@ fn a_bundle_trained_without_lists_loads_and_searches() {
             .len(),
         10
     );
+}
+
+#[test]
+fn category_filtered_recommendations_are_the_full_rankings_category_items() {
+    let m = common::small_model();
+    let mut prefixes: Vec<String> = m
+        .items
+        .items
+        .iter()
+        .flat_map(|i| [i.top_category().to_owned(), i.category.clone()])
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    prefixes.truncate(12);
+    prefixes.push("no-such-category".into());
+    let everything = ListQuery {
+        k: m.items.len(),
+        ..ListQuery::default()
+    };
+    let mut compared = 0;
+    for c in (0..m.customers.len()).step_by(7) {
+        let v = m.bundle_visitor(c);
+        let full = recommend(m, &v, &everything).unwrap();
+        for p in &prefixes {
+            for k in [3, 10] {
+                let q = ListQuery {
+                    k,
+                    filters: Filters {
+                        category: Some(format!("{p}/")),
+                        in_stock: k == 3,
+                        ..Filters::default()
+                    },
+                    ..ListQuery::default()
+                };
+                let want: Vec<_> = full
+                    .iter()
+                    .filter(|i| category_under(&i.category, p) && (k != 3 || i.in_stock))
+                    .take(k)
+                    .cloned()
+                    .collect();
+                assert_eq!(recommend(m, &v, &q).unwrap(), want, "row {c}, {q:?}");
+                compared += want.len();
+            }
+        }
+    }
+    assert!(compared > 1000, "{compared} items compared");
 }
