@@ -3,7 +3,7 @@
 //! rebuild them from the store.
 //!
 //! Run with `cargo bench --bench ingest`. The harness
-//! 1. trains the demo shop into `target/bench-data/load-models` unless a bundle is there
+//! 1. trains the demo shop into `target/bench-data/load-models` (a fresh bundle each run)
 //!    (the same bundle as `benches/load.rs`),
 //! 2. starts the release `kindred serve` on a free loopback port with a fresh event store
 //!    in a temp folder, and waits for `/readyz`,

@@ -3,12 +3,15 @@
 //! Run with `cargo bench --bench load`. The harness
 //! 1. makes sure `wrk` is installed (tries `apt-get install -y wrk`; if that fails it says
 //!    so and exits 0),
-//! 2. trains the demo shop into `target/bench-data/load-models` unless a bundle is there,
+//! 2. trains the demo shop into `target/bench-data/load-models` (a fresh bundle each run),
 //! 3. starts `kindred serve` on a free loopback port and waits for `/readyz`,
 //! 4. runs `wrk -t2 -c32 -d<N>s --latency` against `/healthz`, every read endpoint and
 //!    `POST /v1/landing-page` (the server runs with `kindred.toml.sample`), with a
 //!    Lua script rotating over ~200 real item / customer ids,
-//! 5. stops the server (always, also on failure) and prints req/s, p50, p99 and the ratio of
+//! 5. posts three live views for every rotated customer (`POST /v1/events`) and runs the
+//!    landing page again: those customers' pages then search their nearest customers online
+//!    rather than reading the trainer's stored lists (a row of its own, no goal),
+//! 6. stops the server (always, also on failure) and prints req/s, p50, p99 and the ratio of
 //!    each endpoint's throughput to `/healthz` measured on the same server in the same run,
 //!    with the goal checks `similar` ≥ 0.5×, `recommendations` ≥ 0.3× and the landing page
 //!    ≥ 0.25× `/healthz`.
@@ -176,6 +179,24 @@ fn run() -> Result<(), String> {
         let r = run_wrk(addr, &script, seconds)?;
         results.push((*name, r));
     }
+
+    // The same pages once every customer has fresh live events: their embedding is then a
+    // fold-in of the merged history, so the page searches their nearest customers online
+    // instead of reading the trainer's stored lists, and adds the intent of the clicks.
+    let events = live_events(&customers, &items);
+    let (status, text) = http_request(addr, "POST", "/v1/events", &events, Duration::from_secs(10))
+        .map_err(|e| format!("POST /v1/events: {e}"))?;
+    if status != 200 {
+        return Err(format!("POST /v1/events answered {status}: {text:.300}"));
+    }
+    let (name, ps) = endpoints
+        .iter()
+        .find(|(n, _)| n.starts_with("POST /v1/landing-page"))
+        .ok_or("no landing-page endpoint")?;
+    let script = scratch.path().join("landing-live.lua");
+    std::fs::write(&script, lua_script(ps)).map_err(|e| format!("{}: {e}", script.display()))?;
+    eprintln!("running {name} for customers with live events for {seconds} s ...");
+    results.push((LIVE_LANDING, run_wrk(addr, &script, seconds)?));
     drop(server);
 
     print_table(&results);
@@ -463,14 +484,49 @@ fn wait_ready(server: &mut ServerGuard, addr: SocketAddr, log: &Path) -> Result<
     }
 }
 
+/// Row name of the landing page of customers with live events.
+const LIVE_LANDING: &str = "POST /v1/landing-page (home), live events";
+
+/// Three views per customer, now (newer than any bundle of the demo shop), as one JSON
+/// batch for `POST /v1/events`.
+fn live_events(customers: &[String], items: &[String]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut events = Vec::new();
+    for (n, c) in customers.iter().enumerate() {
+        for v in 0..3 {
+            let item = &items[(n * 7 + v * 31) % items.len()];
+            events.push(format!(
+                "{{\"type\": \"view\", \"customer_id\": \"{c}\", \"item_id\": \"{item}\", \"ts\": {}}}",
+                now - 1000 + v as u128
+            ));
+        }
+    }
+    format!("[{}]", events.join(","))
+}
+
 /// A minimal HTTP/1.1 GET with `Connection: close`: the status code and the raw response.
 fn http_get(addr: SocketAddr, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
+    http_request(addr, "GET", path, "", timeout)
+}
+
+/// A minimal HTTP/1.1 request with a JSON body (none when empty) and `Connection: close`.
+fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;

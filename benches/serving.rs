@@ -6,6 +6,7 @@ mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use kindred::serving::{ListQuery, also_want, lookalikes, recommend, similar_items};
+use kindred_training::index::VectorIndex;
 use std::hint::black_box;
 
 fn serving(c: &mut Criterion) {
@@ -55,6 +56,21 @@ fn serving(c: &mut Criterion) {
             i += 1;
             let v = m.visitor(&customers[i % customers.len()]).unwrap();
             black_box(also_want(&m, &v, &q).unwrap())
+        })
+    });
+    // The online search of a visitor's 50 nearest customers (what a visitor with live
+    // events gets; bundle customers read the trainer's lists).
+    let queries: Vec<Vec<f32>> = (0..m.customers.len())
+        .step_by(13)
+        .map(|c| m.customer_index.exact().row(c).to_vec())
+        .collect();
+    c.bench_function("customer_search_50", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(
+                m.customer_index
+                    .search(&queries[i % queries.len()], 51, None),
+            )
         })
     });
     // The neighbour search alone that also-want starts with (50 nearest customers).

@@ -364,7 +364,8 @@ async fn retries_are_idempotent_and_bad_events_are_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consent_and_erasure() {
     let (models, data) = (common::private_models(), tempfile::tempdir().unwrap());
-    let s = Server::start(common::live_state(models.path(), data.path())).await;
+    let state = common::live_state(models.path(), data.path());
+    let s = Server::start(state.clone()).await;
     let m = common::small_model();
     let item = m.items.items[3].item_id.clone();
     let t = now_ms();
@@ -429,6 +430,16 @@ async fn consent_and_erasure() {
     // The erased session is a stranger again.
     let (_, session) = s.get("/v1/customers/anon:cookie-e/profile").await;
     assert_eq!(session["error"]["code"], "customer_not_found");
+    // Nobody's neighbour any more (also-want, lookalikes): the served model withholds them,
+    // and so does a model loaded after the erasure.
+    let row = m.customer_row(&customer).unwrap() as u32;
+    let served = state.model().unwrap();
+    assert!(served.withheld.contains(row));
+    let (status, body) = s.post("/admin/reload", String::new()).await;
+    assert_eq!(status, 200, "{body}");
+    let reloaded = state.model().unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&served, &reloaded), "a new model");
+    assert!(reloaded.withheld.contains(row));
     // Later exports do not contain them.
     let out = tempfile::tempdir().unwrap();
     let report = kindred::store::export(

@@ -209,3 +209,43 @@ fn category_filtered_recommendations_are_the_full_rankings_category_items() {
     }
     assert!(compared > 1000, "{compared} items compared");
 }
+
+#[test]
+fn a_withheld_customer_is_nobodys_neighbour() {
+    // Its own copy: withholding changes the model.
+    let m = Model::load(&common::small_model().dir).unwrap();
+    // A customer whose nearest customer bought or carted something they do not have.
+    let y = (0..m.customers.len())
+        .find(|&c| {
+            let v = m.bundle_visitor(c);
+            let Some(nearest) = m.stored_neighbours(&v, 1).and_then(|n| n.first()) else {
+                return false;
+            };
+            m.bought_or_carted[nearest.0 as usize]
+                .iter()
+                .any(|i| v.history.iter().all(|h| h.item != *i))
+        })
+        .unwrap();
+    let v = m.bundle_visitor(y);
+    let q = ListQuery {
+        k: 50,
+        ..ListQuery::default()
+    };
+    let before = lookalikes(&m, &v, 10, false).unwrap();
+    let also_before = also_want(&m, &v, &q).unwrap();
+    let x = before[0].customer_id.clone();
+    m.withhold(&x);
+    assert!(
+        m.stored_neighbours(&v, 50).is_some(),
+        "the list is still there"
+    );
+    let after = lookalikes(&m, &v, 10, false).unwrap();
+    assert_eq!(after.len(), 10);
+    assert!(after.iter().all(|l| l.customer_id != x), "{after:?}");
+    assert_eq!(after[..9], before[1..], "the others move up by one");
+    let also_after = also_want(&m, &v, &q).unwrap();
+    assert_ne!(
+        also_after, also_before,
+        "the withheld customer's carts no longer count"
+    );
+}

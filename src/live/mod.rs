@@ -202,6 +202,11 @@ impl Live {
         !self.erased.is_empty() && self.erased.contains(key)
     }
 
+    /// Every erased customer and `anon:` key.
+    pub fn erased_keys(&self) -> Vec<String> {
+        self.erased.iter().map(|k| k.to_string()).collect()
+    }
+
     /// Number of erased customers and sessions.
     pub fn erased_count(&self) -> usize {
         self.erased.len()

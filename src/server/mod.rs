@@ -79,6 +79,9 @@ impl AppState {
         let state = AppState::build(config, model, Some(store.clone()));
         let started = Instant::now();
         let replayed = state.live().rebuild(&store)?;
+        if let Ok(model) = state.model() {
+            state.withhold_erased(&model);
+        }
         tracing::info!(
             events = replayed,
             visitors = state.live().len(),
@@ -157,9 +160,19 @@ impl AppState {
             .unwrap_or_else(|| Visitor::unknown(id))
     }
 
-    /// Swaps in `model`, returning the previous one.
+    /// Swaps in `model`, returning the previous one. Customers erased before it are
+    /// withheld from it first.
     pub fn swap(&self, model: Model) -> Option<Arc<Model>> {
+        self.withhold_erased(&model);
         self.inner.model.swap(Some(Arc::new(model)))
+    }
+
+    /// Withholds from `model` the bundle data of every erased customer and session: the
+    /// queries leave them out as neighbours until a training without them.
+    pub fn withhold_erased(&self, model: &Model) {
+        for key in self.live().erased_keys() {
+            model.withhold(&key);
+        }
     }
 
     /// Loads the newest bundle (or `version`) on a blocking thread and swaps it in. On

@@ -14,7 +14,10 @@ use kindred_training::models::HistoryEntry;
 use kindred_training::models::hybrid::Hybrid;
 use kindred_training::pipeline::train::PopularityLists;
 use kindred_training::segments::Segmentation;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{PoisonError, RwLock};
 
 /// Why a bundle could not be loaded; the old model keeps serving.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +89,62 @@ pub struct Model {
     pub popularity_rows: PopularityRows,
     /// Item rows by category, for the live intent of personal recommendations.
     pub categories: super::visitor::CategoryRows,
+    /// Customers whose bundle data is withheld until the next training (erased since it
+    /// was trained): no query reads them as anyone's neighbour. The one part of a loaded
+    /// model that changes.
+    pub withheld: Withheld,
     pub(crate) scorer: Option<Scorer>,
+}
+
+/// Customer rows withheld from every query (see [`Model::withheld`]). Checking costs one
+/// atomic load while nothing is withheld.
+#[derive(Debug, Default)]
+pub struct Withheld {
+    any: AtomicBool,
+    rows: RwLock<HashSet<u32>>,
+}
+
+impl Withheld {
+    /// Withholds customer row `row`.
+    pub fn insert(&self, row: u32) {
+        self.rows
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(row);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// Whether customer row `row` is withheld.
+    pub fn contains(&self, row: u32) -> bool {
+        self.any.load(Ordering::Acquire)
+            && self
+                .rows
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&row)
+    }
+
+    /// Whether any of `rows` is withheld.
+    pub fn any(&self, rows: impl IntoIterator<Item = u32>) -> bool {
+        if !self.any.load(Ordering::Acquire) {
+            return false;
+        }
+        let set = self.rows.read().unwrap_or_else(PoisonError::into_inner);
+        rows.into_iter().any(|r| set.contains(&r))
+    }
+
+    /// Number of withheld rows.
+    pub fn len(&self) -> usize {
+        self.rows
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether nothing is withheld.
+    pub fn is_empty(&self) -> bool {
+        !self.any.load(Ordering::Acquire)
+    }
 }
 
 fn data_err(path: &Path, e: impl std::fmt::Display) -> LoadError {
@@ -251,8 +309,18 @@ impl Model {
             trained_until,
             categories,
             popularity_rows,
+            withheld: Withheld::default(),
             scorer,
         })
+    }
+
+    /// Withholds the bundle's data about customer `id` (an erased customer, or an
+    /// anonymous visitor's `anon:<id>` key) from every query until the next training. An id
+    /// the bundle does not know is ignored.
+    pub fn withhold(&self, id: &str) {
+        if let Some(r) = self.customers.get(id) {
+            self.withheld.insert(r);
+        }
     }
 
     /// The item-table row of an external item id.

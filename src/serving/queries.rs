@@ -396,11 +396,17 @@ fn nearest_customers<'a>(
     k: usize,
     exact: bool,
 ) -> std::borrow::Cow<'a, [(u32, f32)]> {
-    if !exact && let Some(stored) = model.stored_neighbours(visitor, k) {
+    if !exact
+        && let Some(stored) = model.stored_neighbours(visitor, k)
+        && !model.withheld.any(stored.iter().map(|(r, _)| *r))
+    {
         return std::borrow::Cow::Borrowed(stored);
     }
-    let mut found = index_of(model, true, exact).search(query, k + 1, None);
-    found.retain(|(r, _)| Some(*r as usize) != visitor.row);
+    // With customers withheld (erased), search for as many more as are withheld (up to
+    // 4k), so that k remain once they are left out.
+    let extra = model.withheld.len().min(4 * k);
+    let mut found = index_of(model, true, exact).search(query, k + 1 + extra, None);
+    found.retain(|(r, _)| Some(*r as usize) != visitor.row && !model.withheld.contains(*r));
     found.truncate(k);
     std::borrow::Cow::Owned(found)
 }
@@ -464,7 +470,7 @@ pub fn also_want_rows(
         }
         let mut touched: Vec<u32> = Vec::new();
         for (n, sim) in neighbours.iter() {
-            if *sim <= 0.0 {
+            if *sim <= 0.0 || model.withheld.contains(*n) {
                 continue;
             }
             let Some(items) = model.bought_or_carted.get(*n as usize) else {

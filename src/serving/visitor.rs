@@ -133,6 +133,9 @@ impl Model {
             let Some(&seg) = s.assignments.get(*r as usize) else {
                 continue;
             };
+            if self.withheld.contains(*r) {
+                continue;
+            }
             match votes.iter_mut().find(|v| v.0 == seg) {
                 Some(v) => v.1 += 1,
                 None => votes.push((seg, 1, rank)),

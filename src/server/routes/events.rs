@@ -252,6 +252,9 @@ pub async fn erase(
     check_id("id", &id, state.limits().max_id_bytes)?;
     let erased = store.erase_customer(id.clone()).await.map_err(store_err)?;
     state.live().erase(&id, &erased.anonymous_ids);
+    if let Ok(model) = state.model() {
+        state.withhold_erased(&model);
+    }
     tracing::info!(
         events = erased.events,
         links = erased.links,

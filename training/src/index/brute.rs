@@ -132,7 +132,47 @@ impl pulp::WithSimd for ScanDots<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, simd: S) {
-        for (o, row) in self.out.iter_mut().zip(self.rows.chunks_exact(self.dim)) {
+        let dim = self.dim;
+        // Four rows at a time: each query vector is loaded once for four rows, and the four
+        // rows' sums are independent chains the CPU overlaps. Each row's sum is formed
+        // exactly as `simd_dot` forms it (even and odd vectors apart, then the tail), so
+        // the results are the same bits either way.
+        let blocks = self.rows.chunks_exact(4 * dim);
+        let rest = blocks.remainder();
+        let (out4, out_rest) = self.out.split_at_mut(self.rows.len() / dim / 4 * 4);
+        let (qh, qt) = S::as_simd_f32s(self.query);
+        let zero = simd.splat_f32s(0.0);
+        for (o, block) in out4.chunks_exact_mut(4).zip(blocks) {
+            let (r0, r) = block.split_at(dim);
+            let (r1, r) = r.split_at(dim);
+            let (r2, r3) = r.split_at(dim);
+            let rows = [r0, r1, r2, r3].map(|r| S::as_simd_f32s(r));
+            let mut even = [zero; 4];
+            let mut odd = [zero; 4];
+            let pairs = qh.len() / 2;
+            for i in 0..pairs {
+                let (q0, q1) = (qh[2 * i], qh[2 * i + 1]);
+                for j in 0..4 {
+                    let h = rows[j].0;
+                    even[j] = simd.mul_add_f32s(h[2 * i], q0, even[j]);
+                    odd[j] = simd.mul_add_f32s(h[2 * i + 1], q1, odd[j]);
+                }
+            }
+            if qh.len() % 2 == 1 {
+                let q = qh[qh.len() - 1];
+                for j in 0..4 {
+                    even[j] = simd.mul_add_f32s(rows[j].0[qh.len() - 1], q, even[j]);
+                }
+            }
+            for j in 0..4 {
+                let mut sum = simd.reduce_sum_f32s(simd.add_f32s(even[j], odd[j]));
+                for (x, y) in rows[j].1.iter().zip(qt) {
+                    sum += x * y;
+                }
+                o[j] = sum;
+            }
+        }
+        for (o, row) in out_rest.iter_mut().zip(rest.chunks_exact(dim)) {
             *o = crate::models::als::simd_dot(simd, row, self.query);
         }
     }
