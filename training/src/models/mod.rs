@@ -95,9 +95,19 @@ fn best_first(a: &(u32, f32), b: &(u32, f32)) -> Ordering {
 /// (a linear selection) and the `k`-th score becomes the bar a later item must beat. Most
 /// items then cost one comparison, and `exclude` is asked only about items that clear the
 /// bar: a few per query, not one per item.
+///
+/// When the bar would come late (clustered scores keep raising it), a long input is first
+/// tried with a bar estimated from every [`SAMPLE_STEP`]-th score: set so that about `2k`
+/// items clear it, every item above it is kept, and when at least `k` did (nearly always)
+/// they hold the answer, since everything below ranks lower.
 pub fn top_k(scores: &[f32], k: usize, exclude: impl Fn(usize) -> bool) -> Vec<(u32, f32)> {
     if k == 0 {
         return Vec::new();
+    }
+    if scores.len() >= SAMPLE_MIN * k
+        && let Some(found) = top_k_sampled(scores, k, &exclude)
+    {
+        return found;
     }
     let cap = (4 * k).max(64);
     let mut kept: Vec<(u32, f32)> = Vec::with_capacity(cap.min(scores.len()));
@@ -125,6 +135,45 @@ pub fn top_k(scores: &[f32], k: usize, exclude: impl Fn(usize) -> bool) -> Vec<(
     kept
 }
 
+/// [`top_k`] samples every this many scores to estimate its bar…
+const SAMPLE_STEP: usize = 8;
+/// …for inputs at least this many times longer than `k`.
+const SAMPLE_MIN: usize = 32;
+
+/// [`top_k`] with a bar estimated from a sample: `None` when fewer than `k` items cleared it.
+fn top_k_sampled(
+    scores: &[f32],
+    k: usize,
+    exclude: &impl Fn(usize) -> bool,
+) -> Option<Vec<(u32, f32)>> {
+    let mut sample: Vec<f32> = scores
+        .iter()
+        .step_by(SAMPLE_STEP)
+        .copied()
+        .filter(|s| !s.is_nan())
+        .collect();
+    // The sample's m-th largest: about m·SAMPLE_STEP = 2k items lie above it.
+    let m = (2 * k).div_ceil(SAMPLE_STEP);
+    if sample.len() <= m {
+        return None;
+    }
+    sample.select_nth_unstable_by(m, |a, b| b.total_cmp(a));
+    let bar = sample[m];
+    let mut kept: Vec<(u32, f32)> = Vec::with_capacity(4 * k);
+    for (i, &s) in scores.iter().enumerate() {
+        if s > bar && !exclude(i) {
+            kept.push((i as u32, s));
+        }
+    }
+    if kept.len() < k {
+        return None;
+    }
+    kept.select_nth_unstable_by(k - 1, best_first);
+    kept.truncate(k);
+    kept.sort_unstable_by(best_first);
+    Some(kept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +186,34 @@ mod tests {
             let got = top_k(&scores, k, |i| i % m == 0 && m > 1);
             let mut want: Vec<(u32, f32)> = scores.iter().enumerate()
                 .filter(|(i, _)| !(i % m == 0 && m > 1))
+                .map(|(i, &s)| (i as u32, s)).collect();
+            want.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            want.truncate(k);
+            prop_assert_eq!(got, want);
+        }
+
+        /// Long inputs take the sampled bar: clustered runs, ties, NaN and exclusions.
+        #[test]
+        fn top_k_of_long_inputs_matches_sort_and_truncate(
+            runs in prop::collection::vec((-20i32..20, 1usize..200), 1..40),
+            k in 1usize..40,
+            m in 1usize..5,
+            nan_every in 0usize..50,
+        ) {
+            let mut scores: Vec<f32> = Vec::new();
+            for (v, len) in runs {
+                scores.extend(std::iter::repeat_n(v as f32 * 0.25, len));
+            }
+            for (i, s) in scores.iter_mut().enumerate() {
+                *s += (i % 7) as f32 * 0.01;
+                if nan_every > 0 && i % nan_every == 0 {
+                    *s = f32::NAN;
+                }
+            }
+            let excluded = |i: usize| m > 1 && i % m == 0;
+            let got = top_k(&scores, k, excluded);
+            let mut want: Vec<(u32, f32)> = scores.iter().enumerate()
+                .filter(|(i, s)| !excluded(*i) && !s.is_nan())
                 .map(|(i, &s)| (i as u32, s)).collect();
             want.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             want.truncate(k);
