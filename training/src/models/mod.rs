@@ -210,7 +210,7 @@ mod tests {
                     *s = f32::NAN;
                 }
             }
-            let excluded = |i: usize| m > 1 && i % m == 0;
+            let excluded = |i: usize| m > 1 && i.is_multiple_of(m);
             let got = top_k(&scores, k, excluded);
             let mut want: Vec<(u32, f32)> = scores.iter().enumerate()
                 .filter(|(i, s)| !excluded(*i) && !s.is_nan())
