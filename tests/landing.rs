@@ -96,6 +96,13 @@ fn page_items<'a>(p: &'a LandingPage<'_>) -> Vec<&'a str> {
 
 /// No item twice, nothing out of stock, no slot over its size.
 fn assert_invariants(m: &Model, config: &LandingConfig, p: &LandingPage) {
+    // The JSON the server sends (written directly) is what serde_json writes.
+    let mut written = Vec::new();
+    p.write_json(&mut written);
+    assert_eq!(
+        String::from_utf8(written).unwrap(),
+        serde_json::to_string(p).unwrap()
+    );
     let items = page_items(p);
     let distinct: HashSet<&str> = items.iter().copied().collect();
     assert_eq!(

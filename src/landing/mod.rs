@@ -5,11 +5,13 @@
 //!
 //! The life cycle follows the files: [`config`] (templates and campaigns, parsed into enums
 //! and checked when the configuration loads), [`compose`] (one page for one visitor),
-//! [`html`] (the marketer's preview).
+//! [`html`] (the marketer's preview), and [`json`] (the page written as JSON directly: the
+//! hot path of `POST /v1/landing-page`).
 
 pub mod compose;
 pub mod config;
 pub mod html;
+pub mod json;
 
 pub use compose::{
     AnchorItem, CampaignOut, LandingError, LandingItem, LandingPage, SlotOut, VisitorOut,

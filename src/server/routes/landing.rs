@@ -130,7 +130,7 @@ pub async fn compose(
     // The page borrows from the model, so it is written here, into a buffer sized for a
     // typical page (some 12 KB) rather than grown from empty.
     let mut body = Vec::with_capacity(PAGE_BUFFER);
-    serde_json::to_writer(&mut body, &out).map_err(|e| ApiError::Internal(e.to_string()))?;
+    out.write_json(&mut body);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
