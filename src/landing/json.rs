@@ -32,13 +32,16 @@ impl LandingPage<'_> {
     }
 }
 
-/// Whether `b` must be escaped inside a JSON string.
-fn needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
+/// Whether any byte of `s` must be escaped inside a JSON string: a control character, a
+/// quote or a backslash. A fold without early exit, so that it compiles to vector compares.
+fn needs_escape(s: &[u8]) -> bool {
+    s.iter().fold(false, |any, &b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
 }
 
 fn string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(needs_escape) {
+    if needs_escape(s.as_bytes()) {
         // Rare in a catalog: serde_json's escaping, exactly.
         value(out, s);
     } else {
