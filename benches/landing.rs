@@ -23,14 +23,7 @@ fn landing(c: &mut Criterion) {
     config.validate().unwrap();
     let landing = config.landing;
     let now = chrono::Utc::now().timestamp();
-    let customers: Vec<String> = m
-        .customers
-        .ids()
-        .iter()
-        .filter(|c| !c.starts_with("anon:"))
-        .step_by(13)
-        .cloned()
-        .collect();
+    let customers = common::sample_customers(&m);
     let mut i = 0usize;
     c.bench_function("compose_landing_page", |b| {
         b.iter(|| {

@@ -18,14 +18,7 @@ fn serving(c: &mut Criterion) {
         .step_by(7)
         .map(|i| i.item_id.clone())
         .collect();
-    let customers: Vec<String> = m
-        .customers
-        .ids()
-        .iter()
-        .filter(|c| !c.starts_with("anon:"))
-        .step_by(13)
-        .cloned()
-        .collect();
+    let customers = common::sample_customers(&m);
     let q = ListQuery::default();
     let exact = ListQuery {
         exact: true,

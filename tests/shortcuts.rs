@@ -14,8 +14,7 @@ use kindred::serving::{
     Filters, ListQuery, Model, Visitor, also_want, category_under, lookalikes, recommend,
     similar_items,
 };
-use kindred_training::pipeline::train::{TrainInputs, TrainParams, train};
-use kindred_training::progress::Progress;
+use kindred_training::pipeline::train::TrainParams;
 use std::borrow::Cow;
 
 /// The same model without its stored lists: every query searches.
@@ -133,22 +132,12 @@ fn a_visitor_with_a_new_embedding_is_searched_not_read_from_the_lists() {
 
 #[test]
 fn a_bundle_trained_without_lists_loads_and_searches() {
-    let fixture = common::small();
     let models = tempfile::tempdir().unwrap();
-    let inputs = TrainInputs {
-        events: vec![fixture.shop.join("events.parquet")],
-        items: Some(fixture.shop.join("items.parquet")),
-        identities: Some(fixture.shop.join("identities.parquet")),
-        ..TrainInputs::default()
-    };
     let params = TrainParams {
-        evaluate: false,
-        recall_sample: 100,
         neighbour_lists: 0,
-        version: Some("bare".into()),
         ..TrainParams::default()
     };
-    train(&inputs, &params, models.path(), Progress::Hidden).unwrap();
+    common::train_with(&common::small().shop, models.path(), "bare", params);
     let dir = models.path().join("bare");
     assert!(!dir.join("customers.neighbours").exists());
     assert!(!dir.join("items.neighbours").exists());

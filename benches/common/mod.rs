@@ -86,3 +86,15 @@ pub fn demo_model() -> (tempfile::TempDir, kindred::serving::Model) {
     let m = kindred::serving::Model::load(&tmp.path().join("bench")).unwrap();
     (tmp, m)
 }
+
+/// Every 13th known customer of `m` (anonymous visitors left out): the ids the in-process
+/// benches rotate over.
+pub fn sample_customers(m: &kindred::serving::Model) -> Vec<String> {
+    m.customers
+        .ids()
+        .iter()
+        .filter(|c| !c.starts_with("anon:"))
+        .step_by(13)
+        .cloned()
+        .collect()
+}

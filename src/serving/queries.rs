@@ -2,7 +2,7 @@
 
 use super::{CompiledFilter, ListQuery, Model, QueryError, Visitor};
 use kindred_training::index::{VectorIndex, dot};
-use kindred_training::models::{HistoryEntry, Recommender, top_k};
+use kindred_training::models::{HistoryEntry, Recommender, best_first, keep_best, top_k};
 use std::collections::HashSet;
 
 /// Nearest customers consulted by [`also_want`].
@@ -346,33 +346,28 @@ fn cut_rows(
         .scorer
         .as_ref()
         .ok_or(QueryError::Unavailable("recommender"))?;
-    if let Some(rows) = cf.category_rows() {
-        // A category filter: only its items can pass, so only they are ranked, in the
-        // order of `top_k` (score, then the lower model item).
-        let mut found: Vec<(u32, f32, u32)> = rows
+    let top = if let Some(rows) = cf.category_rows() {
+        // A category filter: only its items can pass, so only they are ranked (model items,
+        // in the order of `top_k`).
+        let mut found: Vec<(u32, f32)> = rows
             .iter()
             .filter(|&&r| owned.binary_search(&r).is_err() && cf.keep(r as usize))
             .filter_map(|&r| {
                 let mi = scorer.to_model.get(r as usize).copied().flatten()?;
                 let s = *scores.get(mi as usize)?;
-                (!s.is_nan()).then_some((mi, s, r))
+                (!s.is_nan()).then_some((mi, s))
             })
             .collect();
-        let best_first =
-            |a: &(u32, f32, u32), b: &(u32, f32, u32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if k > 0 && found.len() > k {
-            found.select_nth_unstable_by(k - 1, best_first);
-        }
-        found.truncate(k);
-        found.sort_unstable_by(best_first);
-        return Ok(found.into_iter().map(|(_, s, r)| (r, s)).collect());
-    }
-    let top = top_k(scores, k, |mi| {
-        match scorer.to_row.get(mi).copied().flatten() {
-            Some(r) => owned.binary_search(&r).is_ok() || !cf.keep(r as usize),
-            None => true,
-        }
-    });
+        keep_best(&mut found, k, best_first);
+        found
+    } else {
+        top_k(scores, k, |mi| {
+            match scorer.to_row.get(mi).copied().flatten() {
+                Some(r) => owned.binary_search(&r).is_ok() || !cf.keep(r as usize),
+                None => true,
+            }
+        })
+    };
     Ok(top
         .into_iter()
         .filter_map(|(mi, s)| Some((scorer.to_row.get(mi as usize).copied().flatten()?, s)))
@@ -386,9 +381,10 @@ thread_local! {
     static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The `k` customers nearest to the visitor's embedding `query`, the visitor left out: the
-/// trainer's stored list for a bundle customer without live events (the same search, done
-/// once), else an unfiltered search (the index's fast path) for one more.
+/// The `k` customers nearest to the visitor's embedding `query`, the visitor and withheld
+/// (erased) customers left out: the trainer's stored list for a bundle customer without
+/// live events when it holds nobody withheld (the same search, done once), else an
+/// unfiltered search (the index's fast path) for a few more.
 fn nearest_customers<'a>(
     model: &'a Model,
     visitor: &Visitor<'_>,
@@ -457,9 +453,7 @@ pub fn also_want_rows(
         return Ok(Vec::new());
     };
     let neighbours = nearest_customers(model, visitor, query, ALSO_WANT_NEIGHBOURS, q.exact);
-    let mut owned: Vec<u32> = visitor.history.iter().map(|h| h.item).collect();
-    owned.sort_unstable();
-    owned.dedup();
+    let owned = owned_rows(visitor);
     // Dense per-item accumulators (score, customers), reused per thread; only the touched
     // items are read back and reset. Each neighbour's items are distinct, so each counts
     // once per neighbour.
@@ -470,7 +464,7 @@ pub fn also_want_rows(
         }
         let mut touched: Vec<u32> = Vec::new();
         for (n, sim) in neighbours.iter() {
-            if *sim <= 0.0 || model.withheld.contains(*n) {
+            if *sim <= 0.0 {
                 continue;
             }
             let Some(items) = model.bought_or_carted.get(*n as usize) else {
@@ -504,14 +498,10 @@ pub fn also_want_rows(
             })
             .collect()
     });
-    // The best k by score (ties to the lower row): a linear selection, then a sort of k.
-    let best_first =
-        |a: &AlsoWanted, b: &AlsoWanted| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row));
-    if q.k > 0 && ranked.len() > q.k {
-        ranked.select_nth_unstable_by(q.k - 1, best_first);
-    }
-    ranked.truncate(q.k);
-    ranked.sort_unstable_by(best_first);
+    // The best k by score, ties to the lower row.
+    keep_best(&mut ranked, q.k, |a, b| {
+        b.score.total_cmp(&a.score).then(a.row.cmp(&b.row))
+    });
     Ok(ranked)
 }
 

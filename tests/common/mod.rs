@@ -19,6 +19,12 @@ pub struct Fixture {
 
 /// Trains `shop` (a folder with events/items/identities.parquet) into `models/<version>`.
 pub fn train_into(shop: &Path, models: &Path, version: &str) {
+    train_with(shop, models, version, TrainParams::default());
+}
+
+/// [`train_into`] with other parameters (evaluation off, a small recall sample and the
+/// version are set here).
+pub fn train_with(shop: &Path, models: &Path, version: &str, params: TrainParams) {
     let inputs = TrainInputs {
         events: vec![shop.join("events.parquet")],
         items: Some(shop.join("items.parquet")),
@@ -29,7 +35,7 @@ pub fn train_into(shop: &Path, models: &Path, version: &str) {
         evaluate: false,
         recall_sample: 200,
         version: Some(version.to_owned()),
-        ..TrainParams::default()
+        ..params
     };
     train(&inputs, &params, models, Progress::Hidden).unwrap();
 }

@@ -1,6 +1,6 @@
 //! Exact search by scanning every row.
 
-use super::{RowFilter, VectorIndex, best_first, distance::dot, normalised_copy, normalised_query};
+use super::{RowFilter, VectorIndex, distance::dot, normalised_copy, normalised_query};
 use ndarray::Array2;
 
 /// Exact cosine-similarity search over L2-normalised copies of the rows.
@@ -89,15 +89,6 @@ impl BruteForce {
         }
         scored
     }
-}
-
-/// Keeps the best `k` of `scored`, sorted best first.
-pub(crate) fn top_k(scored: &mut Vec<(u32, f32)>, k: usize) {
-    if scored.len() > k && k > 0 {
-        scored.select_nth_unstable_by(k - 1, best_first);
-    }
-    scored.truncate(k);
-    scored.sort_unstable_by(best_first);
 }
 
 impl VectorIndex for BruteForce {

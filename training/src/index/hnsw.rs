@@ -1,8 +1,10 @@
 //! The approximate index: hnsw_rs over normalised rows with [`DotDistance`].
 
-use super::brute::{BruteForce, top_k};
+use super::best_first;
+use super::brute::BruteForce;
 use super::distance::DotDistance;
 use super::{IndexError, RowFilter, VectorIndex, normalised_query};
+use crate::models::keep_best;
 use hnsw_rs::api::AnnT;
 use hnsw_rs::hnsw::Hnsw;
 use hnsw_rs::hnswio::HnswIo;
@@ -279,7 +281,7 @@ impl VectorIndex for HnswIndex {
             .iter()
             .map(|n| (n.d_id as u32, self.exact.similarity(n.d_id, &unit)))
             .collect();
-        top_k(&mut scored, k);
+        keep_best(&mut scored, k, best_first);
         scored
     }
 }

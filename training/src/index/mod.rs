@@ -104,6 +104,4 @@ pub(crate) fn normalised_query(query: &[f32]) -> Option<Vec<f32>> {
 }
 
 /// Orders `(row, score)` best first: higher score, then smaller row.
-pub(crate) fn best_first(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
-    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
-}
+pub(crate) use crate::models::best_first;

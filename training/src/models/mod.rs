@@ -83,9 +83,19 @@ pub fn aggregate(history: &[HistoryEntry], half_life: Option<f32>) -> Vec<(u32, 
     out
 }
 
-/// Best first: higher score, then lower index.
-fn best_first(a: &(u32, f32), b: &(u32, f32)) -> Ordering {
+/// Orders `(index, score)` best first: higher score, then the lower index.
+pub fn best_first(a: &(u32, f32), b: &(u32, f32)) -> Ordering {
     b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+/// Cuts `v` to its best `k` under `order` (best first) and sorts them: a linear selection,
+/// then a sort of only the `k`.
+pub fn keep_best<T>(v: &mut Vec<T>, k: usize, order: impl Fn(&T, &T) -> Ordering) {
+    if k > 0 && v.len() > k {
+        v.select_nth_unstable_by(k - 1, &order);
+    }
+    v.truncate(k);
+    v.sort_unstable_by(order);
 }
 
 /// The `k` best-scoring items, best first, skipping items for which `exclude` is true and
@@ -127,11 +137,7 @@ pub fn top_k(scores: &[f32], k: usize, exclude: impl Fn(usize) -> bool) -> Vec<(
             cut = true;
         }
     }
-    if kept.len() > k {
-        kept.select_nth_unstable_by(k - 1, best_first);
-        kept.truncate(k);
-    }
-    kept.sort_unstable_by(best_first);
+    keep_best(&mut kept, k, best_first);
     kept
 }
 
@@ -168,9 +174,7 @@ fn top_k_sampled(
     if kept.len() < k {
         return None;
     }
-    kept.select_nth_unstable_by(k - 1, best_first);
-    kept.truncate(k);
-    kept.sort_unstable_by(best_first);
+    keep_best(&mut kept, k, best_first);
     Some(kept)
 }
 
